@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# scripts/test.sh [STAGE...] - every check kubeha has, on a fresh Debian 12 machine as root.
+#
+# Stages (default: all, in this order): lint, sanity, build, unit, molecule.
+#   lint       yamllint and ansible-lint (production profile, nothing skipped)
+#   sanity     ansible-test sanity on the collection (ignore files stay empty)
+#   build      ansible-galaxy collection build, then install of the tarball into a scratch path
+#   unit       pytest tests/unit (real etcd on loopback; plain and TLS)
+#   molecule   every scenario under molecule/, one after another; molecule:NAME runs one
+# Every stage runs even when an earlier one failed; the exit code is non-zero if any failed, and the
+# last lines are a summary with pytest's own result line.
+set -uo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(lint sanity build unit molecule)
+
+need=(python)
+for s in "${stages[@]}"; do
+  case $s in molecule*) need+=(hosts) ;; unit) need+=(etcd) ;; esac
+done
+bash scripts/setup.sh "${need[@]}" || { echo "test.sh: set-up failed (scripts/setup.sh ${need[*]})"; exit 1; }
+# shellcheck disable=SC1091
+source .cache/env.sh
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+
+results=()
+pytest_line="pytest: not run"
+run() {   # run NAME CMD... : time it and record the outcome
+  local name=$1 t0=$EPOCHREALTIME rc; shift
+  echo "=== [$name] $*"
+  "$@"; rc=$?
+  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ $rc = 0 ] && echo ok || echo FAILED)" \
+    "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $t0 }")")")
+  return $rc
+}
+
+stage_build() {
+  local out; out=$(mktemp -d)
+  ansible-galaxy collection build --force --output-path "$out" . &&
+    ansible-galaxy collection install --offline --no-deps -p "$out/installed" "$out"/kubeha-cluster-*.tar.gz &&
+    test -f "$out/installed/ansible_collections/kubeha/cluster/MANIFEST.json" &&
+    ! find "$out/installed/ansible_collections/kubeha/cluster" -path '*/tests/*' -o -name '*stand-in*' | grep -q . &&
+    ansible-doc -M "$out/installed/ansible_collections/kubeha/cluster/plugins/modules" -l >/dev/null
+  local rc=$?; rm -rf "$out"; return $rc
+}
+
+stage_unit() {
+  local log; log=$(mktemp)
+  python -m pytest -q -p no:cacheprovider tests/unit 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  pytest_line=$(grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$log" | tail -1)
+  [ -n "$pytest_line" ] || pytest_line="pytest: no summary line (exit $rc)"
+  rm -f "$log"
+  # pytest's 5 (no tests collected) is a failure here: a test stage that tests nothing is broken
+  return "$rc"
+}
+
+scenarios() { ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2 | sort; }
+
+for s in "${stages[@]}"; do
+  case $s in
+    lint) run yamllint yamllint --strict . ; run ansible-lint ansible-lint --nocolor ;;
+    sanity) run sanity bash scripts/sanity.sh ;;
+    build) run build stage_build ;;
+    unit) run pytest stage_unit ;;
+    molecule) for sc in $(scenarios); do run "molecule:$sc" molecule test -s "$sc"; done ;;
+    molecule:*) run "$s" molecule test -s "${s#molecule:}" ;;
+    *) echo "test.sh: unknown stage '$s'; use lint, sanity, build, unit, molecule or molecule:NAME"; exit 2 ;;
+  esac
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+failed=$(printf '%s\n' "${results[@]}" | grep -c ' FAILED ')
+echo "$pytest_line"
+[ "$failed" = 0 ] || { echo "test.sh: $failed stage(s) failed"; exit 1; }
+echo "test.sh: all stages passed"
