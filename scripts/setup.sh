@@ -55,8 +55,10 @@ apt_ensure() {   # install missing Debian packages, never touching the index whe
 }
 
 setup_python() {
+  # ansible-test sanity runs shellcheck on our scripts
+  apt_ensure python3-venv shellcheck
   local req_hash
-  req_hash=$(cat "$REPO/requirements.txt" | sha256sum | cut -c1-16)
+  req_hash=$(sha256sum < "$REPO/requirements.txt" | cut -c1-16)
   if [ "$(cat "$VENV/.kubeha-req" 2>/dev/null)" != "$req_hash" ]; then
     step "python: venv $VENV from requirements.txt"
     [ -x "$VENV/bin/pip" ] || "$PYTHON" -m venv "$VENV"

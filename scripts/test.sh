@@ -11,7 +11,7 @@
 # last lines are a summary with pytest's own result line.
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$REPO"
+cd "$REPO" || exit 1
 stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(lint sanity build unit molecule)
 
 need=(python)
@@ -37,7 +37,7 @@ run() {   # run NAME CMD... : time it and record the outcome
 stage_build() {
   local out; out=$(mktemp -d)
   ansible-galaxy collection build --force --output-path "$out" . &&
-    ansible-galaxy collection install --offline --no-deps -p "$out/installed" "$out"/kubeha-cluster-*.tar.gz &&
+    ansible-galaxy collection install --force --offline --no-deps -p "$out/installed" "$out"/kubeha-cluster-*.tar.gz &&
     test -f "$out/installed/ansible_collections/kubeha/cluster/MANIFEST.json" &&
     ! find "$out/installed/ansible_collections/kubeha/cluster" -path '*/tests/*' -o -name '*stand-in*' | grep -q . &&
     ansible-doc -M "$out/installed/ansible_collections/kubeha/cluster/plugins/modules" -l >/dev/null
@@ -55,7 +55,7 @@ stage_unit() {
   return "$rc"
 }
 
-scenarios() { ls -d molecule/*/molecule.yml 2>/dev/null | cut -d/ -f2 | sort; }
+scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
 
 for s in "${stages[@]}"; do
   case $s in
