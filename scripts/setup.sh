@@ -140,6 +140,8 @@ CONF
     local tarball; tarball=$(mktemp -p "$KUBEHA_HOME" rootfs.XXXX.tar)
     # Services ship disabled so that roles decide what runs. Debian's etcd-server would otherwise
     # start a single-node etcd whose data dir makes a later --discovery be silently ignored.
+    # the hooks' "$1" (the chroot) is expanded by mmdebstrap, not by this shell
+    # shellcheck disable=SC2016
     mmdebstrap --quiet --variant=minbase --include="$IMAGE_PKGS" \
       --aptopt='Acquire::Languages "none"' \
       --customize-hook='chroot "$1" systemctl disable -q etcd.service haproxy.service monit.service keepalived.service containerd.service ssh.service e2scrub_reap.service || true' \
