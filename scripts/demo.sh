@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# scripts/demo.sh [up|status|down] - the local demo cluster on podman nodes (default: up).
+#
+#   up      set-up if needed (scripts/setup.sh), start the demo nodes of inventories/demo/hosts.yml
+#           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
+#           there, then print the status. Running it again reuses what is there.
+#   status  print the state of the demo nodes and of what runs on them
+#   down    remove the demo nodes (the node image and the network stay for the next `up`)
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+INVENTORY=inventories/demo/hosts.yml
+NODES=(kubeha-demo-m1:10.89.30.101 kubeha-demo-m2:10.89.30.102 kubeha-demo-m3:10.89.30.103
+       kubeha-demo-w1:10.89.30.111)
+cmd=${1:-up}
+
+node_state() {   # systemd's own verdict, or why there is none
+  local n=$1 s
+  s=$(podman inspect --format '{{.State.Status}}' "$n" 2>/dev/null) || { echo absent; return; }
+  [ "$s" = running ] || { echo "container $s"; return; }
+  podman exec "$n" systemctl is-system-running 2>/dev/null || true
+}
+
+up() {
+  bash scripts/setup.sh python hosts
+  # shellcheck disable=SC1091
+  source .cache/env.sh
+  local spec n ip s
+  for spec in "${NODES[@]}"; do
+    n=${spec%%:*}; ip=${spec#*:}
+    s=$(podman inspect --format '{{.State.Status}}' "$n" 2>/dev/null || echo absent)
+    case $s in
+      running) ;;
+      absent)
+        echo "== starting $n ($ip)"
+        podman run -d --name "$n" --hostname "${n#kubeha-demo-}" --network "$KUBEHA_NET" --ip "$ip" \
+          --cap-add SYS_ADMIN,NET_ADMIN,NET_RAW --systemd=always "$KUBEHA_IMAGE" /sbin/init >/dev/null ;;
+      *) echo "== restarting $n ($s)"; podman start "$n" >/dev/null ;;
+    esac
+  done
+  for spec in "${NODES[@]}"; do   # bounded wait: 30 s per node at most
+    n=${spec%%:*}
+    for _ in $(seq 300); do
+      s=$(node_state "$n")
+      case $s in running|degraded) break ;; esac
+      sleep 0.1
+    done
+    [ "$s" = running ] || { echo "demo.sh: $n did not boot: systemd says '$s'"; podman exec "$n" systemctl --failed || true; exit 1; }
+  done
+  if [ -f playbooks/site.yml ]; then
+    ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/site.yml
+  fi
+  status
+}
+
+status() {
+  local spec n ip
+  printf '\n%-16s %-14s %s\n' NODE ADDRESS SYSTEMD
+  for spec in "${NODES[@]}"; do
+    n=${spec%%:*}; ip=${spec#*:}
+    printf '%-16s %-14s %s\n' "$n" "$ip" "$(node_state "$n")"
+  done
+  if [ -f playbooks/status.yml ]; then
+    # shellcheck disable=SC1091
+    source .cache/env.sh
+    ANSIBLE_PIPELINING=true ANSIBLE_STDOUT_CALLBACK=ansible.builtin.minimal \
+      ansible-playbook -i "$INVENTORY" playbooks/status.yml
+  fi
+}
+
+down() {
+  local spec
+  for spec in "${NODES[@]}"; do podman rm -f -t 0 "${spec%%:*}" >/dev/null 2>&1 || true; done
+  echo "demo nodes removed"
+}
+
+case $cmd in
+  up) up ;;
+  status) status ;;
+  down) down ;;
+  *) echo "usage: scripts/demo.sh [up|status|down]" >&2; exit 2 ;;
+esac
