@@ -1,0 +1,418 @@
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Desired PKI -> plan (what to create or reissue, and why) -> write.
+
+Decisions come from content, never from existence alone: a leaf is reissued when it is missing or
+unreadable, its key does not match, its issuer is not the current CA, its subject, SANs or usages
+differ from what is asked, or it expires within ``renew_before`` days. A CA (and the
+service-account key) is made when absent and otherwise never replaced unless ``regenerate_ca``
+names it. Keys are generated only when a file needs a new one, all at once on a thread pool.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import datetime
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import authfiles, bundle, desired, x509
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki.store import CERT_MODE, KEY_MODE, Store
+
+CREATED = "created"
+REISSUED = "reissued"
+REGENERATED = "regenerated"
+UPDATED = "updated"
+MODE = "mode_restored"
+UNCHANGED = "unchanged"
+
+
+def _fmt(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _mode_str(mode):
+    return "0%o" % mode if mode is not None else "absent"
+
+
+class PkiError(Exception):
+    """The PKI cannot be made as asked; nothing was written."""
+
+
+class Engine:
+    """One run of the module: plan(), then apply() unless in check mode."""
+
+    def __init__(self, params, warn=None):
+        self.p = params
+        self.store = Store(params["dest"])
+        self.warn = warn or (lambda msg: None)
+        self.now = x509.now()
+        self.renew = datetime.timedelta(days=params["renew_before"])
+        self.files = {}      # rel -> {"action", "reasons"}
+        self.before = {}     # rel -> description (changed files only)
+        self.after = {}
+        self.cas = {}        # name -> (cert, key) objects (current, or new after apply)
+        self.new_keys = {}   # rel -> key type to generate
+        self.leaf_plan = []  # (leaf, reasons) to issue
+        self.writes = []     # callables run by apply(), in order
+        self.dir_changed = False
+
+    # ------------------------------------------------------------------ helpers
+    def _record(self, rel, action, reasons=(), before=None, after=None):
+        self.files[rel] = {"action": action, "reasons": list(reasons)}
+        if action != UNCHANGED:
+            self.before[rel] = before if before is not None else {"state": "absent"}
+            self.after[rel] = after if after is not None else {"state": "present"}
+
+    def _read(self, rel):
+        try:
+            return self.store.read(rel), None
+        except (IOError, OSError) as exc:
+            return None, "unreadable (%s)" % (exc.strerror or exc)
+
+    def _mode_fix(self, rel, want):
+        """Record (and queue) a mode restore for a file whose content is right."""
+        have = self.store.mode(rel)
+        if have is not None and have != want:
+            self._record(rel, MODE, ["mode was %s, %s restored" % (_mode_str(have), _mode_str(want))],
+                         {"mode": _mode_str(have)}, {"mode": _mode_str(want)})
+            self.writes.append(lambda: self.store.chmod(rel, want))
+            return True
+        self._record(rel, UNCHANGED)
+        return False
+
+    # ------------------------------------------------------------------ plan
+    def plan(self):
+        root_mode = self.store.mode("")
+        if root_mode is None or root_mode != 0o700:
+            self.dir_changed = True
+            self._record(".", CREATED if root_mode is None else MODE,
+                         ["missing"] if root_mode is None else ["mode was %s, 0700 restored" % _mode_str(root_mode)],
+                         {"mode": _mode_str(root_mode)}, {"mode": "0700"})
+        for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
+            self._plan_ca(name)
+        self._plan_sa()
+        for leaf in desired.leaves(self.p):
+            self._plan_leaf(leaf)
+        self._plan_authfile(desired.BASIC_AUTH, self.p.get("basic_auth_users") or [], "password")
+        self._plan_authfile(desired.KNOWN_TOKENS, self.p.get("tokens") or [], "token")
+
+    def _forced(self, name):
+        return name in (self.p.get("regenerate_ca") or [])
+
+    def _plan_ca(self, name):
+        crt, key = "ca/%s.crt" % name, "ca/%s.key" % name
+        cert_data, cert_err = self._read(crt)
+        key_data, key_err = self._read(key)
+        if self._forced(name):
+            reason = "regenerate_ca asks for a new %s CA" % name
+        elif cert_data is None and key_data is None and not cert_err and not key_err:
+            reason = "missing"
+        else:
+            cert, ca_key, problem = None, None, cert_err or key_err
+            if not problem:
+                try:
+                    cert = x509.load_cert(cert_data) if cert_data is not None else None
+                    ca_key = x509.load_key(key_data, check=False) if key_data is not None else None
+                except x509.PkiError as exc:
+                    problem = str(exc)
+            if not problem:
+                if cert is None or ca_key is None:
+                    problem = "%s is missing while %s exists" % (crt if cert is None else key, key if cert is None else crt)
+                elif not x509.cert_matches_key(cert, ca_key):
+                    problem = "%s does not match %s" % (crt, key)
+                elif not x509.is_ca(cert):
+                    problem = "%s is not a CA certificate" % crt
+            if problem:
+                raise PkiError(
+                    "%s CA in %s cannot be used: %s. A CA is never replaced on its own, because every certificate it "
+                    "signed would stop being trusted: restore ca/%s.crt and ca/%s.key from a backup, or set "
+                    "regenerate_ca: [%s] for one run to make a new CA and reissue everything it signs."
+                    % (name, self.store.root, problem, name, name, name))
+            self.cas[name] = (cert, ca_key)
+            left = cert.not_valid_after_utc - self.now
+            if left <= datetime.timedelta(0):
+                self.warn("THE %s CA EXPIRED on %s: nothing it signed is trusted any more. Set regenerate_ca: [%s] for one run "
+                          "to make a new CA and reissue every certificate, then redistribute." % (name.upper(), _fmt(cert.not_valid_after_utc), name))
+            elif left < self.renew:
+                self.warn("THE %s CA EXPIRES on %s (in %d days, within renew_before=%d): leaves cannot outlive it. Plan a CA rotation: "
+                          "set regenerate_ca: [%s] for one run, then redistribute." % (
+                              name.upper(), _fmt(cert.not_valid_after_utc), left.days, self.p["renew_before"], name))
+            self._mode_fix(key, KEY_MODE)
+            self._mode_fix(crt, CERT_MODE)
+            return
+        key_type = self.p["key_type"]
+        self.new_keys[key] = key_type
+        before_cert = x509.describe(x509.load_cert(cert_data)) if cert_data and reason != "missing" and _parses(cert_data) else None
+        self._record(key, CREATED if reason == "missing" else REGENERATED, [reason],
+                     {"key_type": "absent"} if key_data is None else {"key_type": "replaced"}, {"key_type": key_type, "state": "new key"})
+        self._record(crt, CREATED if reason == "missing" else REGENERATED, [reason], before_cert, {
+            "subject": "CN=" + desired.CA_NAMES[name], "not_after": _fmt(self.now + datetime.timedelta(days=self.p["ca_valid_days"])),
+            "ca": True})
+        self.cas[name] = None  # made by apply()
+
+    def _plan_sa(self):
+        key_data, key_err = self._read(desired.SA_KEY)
+        pub_data, _err = self._read(desired.SA_PUB)
+        sa_key = None
+        if key_data is not None and not self._forced(desired.SERVICE_ACCOUNT):
+            try:
+                sa_key = x509.load_key(key_data, check=False)
+            except x509.PkiError as exc:
+                key_err = str(exc)
+        if key_err and not self._forced(desired.SERVICE_ACCOUNT):
+            raise PkiError("%s is %s. It signs every service-account token, so it is never replaced on its own: restore it from a "
+                           "backup, or set regenerate_ca: [service_account] for one run (existing tokens stop working)."
+                           % (self.store.path(desired.SA_KEY), key_err))
+        if sa_key is None:
+            reason = "regenerate_ca asks for a new service-account key" if key_data is not None else "missing"
+            self.new_keys[desired.SA_KEY] = self.p["key_type"]
+            self._record(desired.SA_KEY, CREATED if key_data is None else REGENERATED, [reason],
+                         {"key_type": "absent" if key_data is None else "replaced"}, {"key_type": self.p["key_type"], "state": "new key"})
+            self._record(desired.SA_PUB, CREATED if pub_data is None else UPDATED, ["public half of a new sa.key"])
+            self.sa_key = None
+            return
+        self.sa_key = sa_key
+        self._mode_fix(desired.SA_KEY, KEY_MODE)
+        want = x509.public_key_to_pem(sa_key)
+        if pub_data != want:
+            self._record(desired.SA_PUB, CREATED if pub_data is None else UPDATED,
+                         ["missing" if pub_data is None else "does not hold the public half of sa.key"])
+            self.writes.append(lambda: self.store.write(desired.SA_PUB, want, CERT_MODE))
+        else:
+            self._mode_fix(desired.SA_PUB, CERT_MODE)
+
+    def _plan_leaf(self, leaf):
+        key_type = self.p["key_type"]
+        key_data, key_err = self._read(leaf.key)
+        key, key_reason = None, None
+        if key_err:
+            key_reason = "key " + key_err
+        elif key_data is None:
+            key_reason = "key missing"
+        else:
+            try:
+                key = x509.load_key(key_data, check=False)
+                if x509.key_type_of(key) != key_type:
+                    key_reason = "key is %s, %s asked" % (x509.key_type_of(key), key_type)
+                    key = None
+            except x509.PkiError as exc:
+                key_reason = "key unreadable: %s" % exc
+        ca = self.cas[leaf.ca]
+        cert_data, cert_err = self._read(leaf.cert)
+        cert, reasons = None, []
+        if cert_err:
+            reasons.append("certificate " + cert_err)
+        elif cert_data is None:
+            reasons.append("missing")
+        else:
+            try:
+                cert = x509.load_cert(cert_data)
+            except x509.PkiError as exc:
+                reasons.append("unreadable: %s" % exc)
+        if cert is not None:
+            reasons += self._leaf_problems(leaf, cert, key, ca)
+        if key_reason:
+            self.new_keys[leaf.key] = key_type
+            self._record(leaf.key, CREATED if key_data is None else REGENERATED, [key_reason],
+                         {"key_type": "absent"} if key_data is None else {"key_type": _key_type_or_unreadable(key_data)},
+                         {"key_type": key_type, "state": "new key"})
+            if not reasons:
+                reasons.append("new key")
+        else:
+            self._mode_fix(leaf.key, KEY_MODE)
+        if reasons:
+            self._record(leaf.cert, CREATED if cert_data is None else REISSUED, reasons,
+                         x509.describe(cert) if cert is not None else None, self._planned(leaf, ca))
+            self.leaf_plan.append(leaf)
+        else:
+            self._mode_fix(leaf.cert, CERT_MODE)
+
+    def _leaf_problems(self, leaf, cert, key, ca):
+        reasons = []
+        if key is not None and not x509.cert_matches_key(cert, key):
+            reasons.append("key does not match the certificate")
+        if ca is None:
+            reasons.append("issuer is not the current CA (a new %s CA is made)" % leaf.ca)
+        elif not x509.issued_by(cert, ca[0]):
+            reasons.append("issuer is not the current %s CA (issued by %s)" % (leaf.ca, x509.name_to_string(cert.issuer)))
+        want_subject = x509.make_name(leaf.common_name, leaf.organizations)
+        if cert.subject != want_subject:
+            reasons.append("subject is %s, %s asked" % (x509.name_to_string(cert.subject), x509.name_to_string(want_subject)))
+        dns, ips = x509.sans_of(cert)
+        have = set(d.lower() for d in dns) | set(ips)
+        want = set(leaf.dns_names) | set(leaf.ip_addresses)
+        if have != want:
+            parts = []
+            if want - have:
+                parts.append("missing %s" % ", ".join(sorted(want - have)))
+            if have - want:
+                parts.append("not asked %s" % ", ".join(sorted(have - want)))
+            reasons.append("SANs differ: " + "; ".join(parts))
+        if x509.eku_of(cert) != x509.eku_names(leaf.profile):
+            reasons.append("extended key usage is %s, %s asked" % (x509.eku_of(cert) or "none", x509.eku_names(leaf.profile)))
+        end = cert.not_valid_after_utc
+        # a leaf already lasting as long as its CA cannot be improved by reissuing it
+        ca_end = ca[0].not_valid_after_utc if ca else None
+        if end - self.now < self.renew and (ca_end is None or end < ca_end):
+            if end <= self.now:
+                reasons.append("expired on %s" % _fmt(end))
+            else:
+                reasons.append("expires on %s, within renew_before (%d days)" % (_fmt(end), self.p["renew_before"]))
+        return reasons
+
+    def _planned(self, leaf, ca):
+        end = self.now + datetime.timedelta(days=self.p["cert_valid_days"])
+        if ca is not None:
+            end = min(end, ca[0].not_valid_after_utc)
+        return {
+            "subject": x509.name_to_string(x509.make_name(leaf.common_name, leaf.organizations)),
+            "issuer": "CN=" + desired.CA_NAMES[leaf.ca],
+            "not_after": _fmt(end),
+            "dns_names": leaf.dns_names,
+            "ip_addresses": leaf.ip_addresses,
+            "extended_key_usage": x509.eku_names(leaf.profile),
+            "key_type": self.p["key_type"],
+        }
+
+    def _plan_authfile(self, rel, entries, secret_key):
+        data, err = self._read(rel)
+        if err:
+            raise PkiError("%s is %s: fix its permissions or remove it to start it anew" % (self.store.path(rel), err))
+        content, added, removed = authfiles.render(entries, data, secret_key)
+        if content != data:
+            reasons = []
+            if data is None:
+                reasons.append("missing")
+            if added and data is not None:
+                reasons.append("users added: %s" % ", ".join(added))
+            if removed:
+                reasons.append("users removed: %s" % ", ".join(removed))
+            if not reasons:
+                reasons.append("uid, groups or a given secret changed")
+            self._record(rel, CREATED if data is None else UPDATED, reasons,
+                         {"users": authfiles.users_of(data)} if data is not None else None,
+                         {"users": [e["name"] for e in entries]})
+            self.writes.append(lambda: self.store.write(rel, content, KEY_MODE))
+        else:
+            self._mode_fix(rel, KEY_MODE)
+
+    # ------------------------------------------------------------------ apply
+    def changed(self):
+        return any(f["action"] != UNCHANGED for f in self.files.values())
+
+    def apply(self):
+        """Write what plan() found, in order: directory, keys, CAs, SA, leaves, other files."""
+        self.store.ensure_dir()
+        keys = self._generate(self.new_keys)
+        for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
+            if self.cas[name] is None:
+                crt, key_rel = "ca/%s.crt" % name, "ca/%s.key" % name
+                key = keys[key_rel]
+                cert = x509.make_ca(key, desired.CA_NAMES[name], self.p["ca_valid_days"])
+                self.store.write(key_rel, x509.key_to_pem(key), KEY_MODE)
+                self.store.write(crt, x509.cert_to_pem(cert), CERT_MODE)
+                self.cas[name] = (cert, key)
+                self.after[crt] = x509.describe(cert)
+        if desired.SA_KEY in keys:
+            self.store.write(desired.SA_KEY, x509.key_to_pem(keys[desired.SA_KEY]), KEY_MODE)
+            self.store.write(desired.SA_PUB, x509.public_key_to_pem(keys[desired.SA_KEY]), CERT_MODE)
+        for name in set(leaf.ca for leaf in self.leaf_plan):
+            cert, key = self.cas[name]
+            if "ca/%s.key" % name not in keys:  # loaded unchecked by plan(): check it before it signs
+                self.cas[name] = (cert, x509.load_key(self.store.read("ca/%s.key" % name)))
+        for leaf in self.leaf_plan:
+            key = keys.get(leaf.key)
+            if key is None:
+                key = x509.load_key(self.store.read(leaf.key))
+            else:
+                self.store.write(leaf.key, x509.key_to_pem(key), KEY_MODE)
+            ca_cert, ca_key = self.cas[leaf.ca]
+            cert = x509.issue(ca_cert, ca_key, key, leaf.common_name, leaf.organizations, leaf.dns_names, leaf.ip_addresses,
+                              leaf.profile, self.p["cert_valid_days"])
+            self.store.write(leaf.cert, x509.cert_to_pem(cert), CERT_MODE)
+            self.after[leaf.cert] = x509.describe(cert)
+        for write in self.writes:
+            write()
+
+    @staticmethod
+    def _generate(wanted):
+        if not wanted:
+            return {}
+        rels = sorted(wanted)
+        workers = min(len(rels), max(2, os.cpu_count() or 2))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            keys = list(pool.map(lambda rel: x509.generate_key(wanted[rel]), rels))
+        return dict(zip(rels, keys))
+
+    # ------------------------------------------------------------------ bundles
+    def bundles(self, check_mode):
+        """Plan and (unless check_mode) write bundles/<host>.tar; returns {host: path}.
+
+        Run after apply() (or after plan() alone in check mode): a bundle is built from the files
+        as they are on disk, so in check mode a bundle whose files would change is reported as
+        changing without being built.
+        """
+        out = {}
+        for spec in self.p.get("bundles") or []:
+            host = spec["host"]
+            rel = "bundles/%s.tar" % host
+            out[host] = self.store.path(rel)
+            files = desired.host_files(spec, self.p.get("distribute_ca_key"))
+            old, err = self._read(rel)
+            if err:
+                raise PkiError("%s is %s: fix its permissions or remove it" % (self.store.path(rel), err))
+            wanted = {"files": sorted(dst for _src, dst, _kind in files)}
+            if check_mode:
+                pending = sorted(set(src for src, _dst, _kind in files if self.files.get(src, {}).get("action") not in (None, UNCHANGED, MODE)))
+                if old is None or pending:
+                    reasons = ["missing"] if old is None else ["files in it change: %s" % ", ".join(pending)]
+                    self._record(rel, CREATED if old is None else UPDATED, reasons, {"files": bundle.names(old)} if old else None, wanted)
+                    continue
+            new = self._bundle_bytes(spec, files)
+            if new != old:
+                self._record(rel, CREATED if old is None else UPDATED, ["missing"] if old is None else ["files in it changed"],
+                             {"files": bundle.names(old)} if old else None, wanted)
+                if not check_mode:
+                    self.store.write(rel, new, KEY_MODE)
+            else:
+                have = self.store.mode(rel)
+                self._mode_fix(rel, KEY_MODE)
+                if have != KEY_MODE and not check_mode:
+                    self.store.chmod(rel, KEY_MODE)
+        return out
+
+    def _bundle_bytes(self, spec, files):
+        members = []
+        dirs = {}
+        owner = {"srv/kubernetes": ("root", "root"),
+                 "etc/etcd/pki": (self.p.get("etcd_owner") or "root", self.p.get("etcd_group") or "root")}
+        for src, dst, kind in files:
+            data = self.store.read(src)
+            if data is None:
+                raise PkiError("%s is missing although %s needs it; run again without check mode" % (self.store.path(src), spec["host"]))
+            directory = dst.rsplit("/", 1)[0]
+            user, group = owner[directory]
+            mtime = self.store.mtime(src)
+            dirs[directory] = max(dirs.get(directory, 0), mtime)
+            members.append(bundle.Member(dst, data, bundle.MODES[kind], mtime, user, group))
+        for directory, mtime in dirs.items():
+            user, group = owner[directory]
+            members.append(bundle.Member(directory, None, 0o700, mtime, user, group))
+        return bundle.build(members)
+
+
+def _parses(data):
+    try:
+        x509.load_cert(data)
+    except x509.PkiError:
+        return False
+    return True
+
+
+def _key_type_or_unreadable(data):
+    try:
+        return x509.key_type_of(x509.load_key(data, check=False))
+    except x509.PkiError:
+        return "unreadable"

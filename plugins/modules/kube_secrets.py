@@ -1,0 +1,364 @@
+#!/usr/bin/python
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+---
+module: kube_secrets
+short_description: Ensure a Kubernetes cluster's CAs, certificates, keys and static auth files on the controller
+version_added: 0.1.0
+description:
+  - Makes, in one controller-side directory (mode C(0700)), everything the C(/srv/kubernetes) step of
+    the classic high-availability guide asks for, and what a TLS etcd cluster needs - declaratively and
+    idempotently.
+  - Two CAs (Kubernetes and etcd), a service-account key pair, and leaf certificates - apiserver serving
+    certificate, admin (C(kubecfg)) client in C(system:masters), clients for the scheduler,
+    controller-manager, kube-proxy, one per kubelet (C(system:node:<name>)), the apiserver's kubelet and
+    etcd clients, and per etcd member a peer and a server certificate (both with server and client auth).
+  - The apiserver certificate carries every master's name and IP, the load balancer's addresses and DNS
+    names, the first IP of the service range, C(kubernetes), C(kubernetes.default),
+    C(kubernetes.default.svc), C(kubernetes.default.svc.<cluster_domain>), C(localhost) and C(127.0.0.1).
+  - Decisions come from content, never from existence alone. A leaf is reissued when it is missing or
+    unreadable, its key does not match, its issuer is not the current CA, its subject, SANs or extended key
+    usage differ from what is asked, or it expires within O(renew_before) days. A key is regenerated only
+    when missing, unreadable or not of O(key_type); otherwise reissuing keeps the key.
+  - A CA or the service-account key is created when absent and never replaced unless O(regenerate_ca) names
+    it; a CA that expires within O(renew_before) days is a loud warning. A CA whose files are damaged is an
+    error that changes nothing.
+  - C(basic_auth.csv) and C(known_tokens.csv) in the format the apiserver reads
+    (C(secret,user,uid,"group1,group2")); secrets are random, generated once and kept while the user is
+    listed.
+  - Optionally writes one tar per host (O(bundles)) holding exactly that host's files with their final
+    paths, modes and owners, for M(ansible.builtin.unarchive) to unpack at C(/).
+  - "Controller layout: C(ca/kubernetes.{crt,key}), C(ca/etcd.{crt,key}), C(sa/sa.{key,pub}),
+    C(kubernetes/{apiserver,admin,scheduler,controller-manager,kube-proxy,apiserver-kubelet-client,apiserver-etcd-client}.{crt,key}),
+    C(kubelet/<node>.{crt,key}), C(etcd/<member>/{peer,server}.{crt,key}), C(auth/basic_auth.csv),
+    C(auth/known_tokens.csv), C(bundles/<host>.tar). Keys and CSV files C(0600), certificates C(0644),
+    directories C(0700); modes changed by hand are restored."
+  - Run it on the controller (C(delegate_to: localhost), C(run_once: true)); private keys are never returned,
+    logged or shown in diffs.
+author:
+  - kubeha developers
+requirements:
+  - cryptography >= 42.0 on the host that runs the module (the controller)
+attributes:
+  check_mode:
+    support: full
+    description: Reports every file that would be created, reissued or fixed, and why, without writing anything.
+  diff_mode:
+    support: full
+    description: Shows subjects, issuers, SANs, extended key usages and expiry dates of changed certificates, key types, and user
+      names of the CSV files; never key material, passwords or tokens.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller.
+options:
+  dest:
+    description: Controller directory holding the cluster's secrets; created with mode C(0700).
+    type: path
+    required: true
+  masters:
+    description: The masters; each one's name and IP go into the apiserver certificate.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Host name (a DNS name, or an IP address which is then added as an IP SAN).
+        type: str
+        required: true
+      ip:
+        description: The master's cluster address.
+        type: str
+        required: true
+  etcd_members:
+    description: The etcd members; each gets a peer and a server certificate for its name and IP.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Member name (also its subject CN and a DNS SAN, or an IP SAN if it is an address).
+        type: str
+        required: true
+      ip:
+        description: The member's cluster address.
+        type: str
+        required: true
+  nodes:
+    description: Names of the hosts running a kubelet; each gets a client certificate C(CN=system:node:<name>, O=system:nodes).
+    type: list
+    elements: str
+    default: []
+  lb_addresses:
+    description: IP addresses of the load balancer in front of the apiservers (VIP or external).
+    type: list
+    elements: str
+    default: []
+  lb_dns_names:
+    description: DNS names of the load balancer.
+    type: list
+    elements: str
+    default: []
+  service_cidr:
+    description: Service IP range; its first address (the C(kubernetes) service) goes into the apiserver certificate.
+    type: str
+    default: 10.96.0.0/12
+  cluster_domain:
+    description: Cluster DNS domain, for C(kubernetes.default.svc.<cluster_domain>).
+    type: str
+    default: cluster.local
+  key_type:
+    description:
+      - Type of new keys. Changing it regenerates the keys of every leaf on the next run; CA keys keep their type
+        until the CA is regenerated.
+    type: str
+    choices: [rsa2048, rsa3072, rsa4096, ecdsa-p256]
+    default: rsa2048
+  renew_before:
+    description: A leaf that expires within this many days is reissued; a CA that does is a warning.
+    type: int
+    default: 90
+  cert_valid_days:
+    description: Validity of new leaf certificates, in days (never beyond their CA's).
+    type: int
+    default: 365
+  ca_valid_days:
+    description: Validity of new CA certificates, in days.
+    type: int
+    default: 3650
+  regenerate_ca:
+    description:
+      - Replace these CAs (or the service-account key) with new ones, and reissue everything they sign. Set it for one
+        run only - every run with it set makes new ones.
+      - Everything signed by the old CA stops being trusted; service-account tokens signed by the old key stop working.
+    type: list
+    elements: str
+    choices: [kubernetes, etcd, service_account]
+    default: []
+  basic_auth_users:
+    description: Users of C(basic_auth.csv) (legacy; the apiserver reads it only with explicit opt-in).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: User name.
+        type: str
+        required: true
+      uid:
+        description: User ID; defaults to the name.
+        type: str
+      groups:
+        description: Groups of the user.
+        type: list
+        elements: str
+        default: []
+      password:
+        description: A password to use instead of a generated one.
+        type: str
+  tokens:
+    description: Users of C(known_tokens.csv) (legacy static tokens).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: User name.
+        type: str
+        required: true
+      uid:
+        description: User ID; defaults to the name.
+        type: str
+      groups:
+        description: Groups of the user.
+        type: list
+        elements: str
+        default: []
+      token:
+        description: A token to use instead of a generated one.
+        type: str
+  bundles:
+    description:
+      - Hosts to prepare a bundle for, in C(bundles/<host>.tar) under O(dest). Masters get C(/srv/kubernetes/) with
+        C(ca.crt), C(server.cert), C(server.key), C(kubecfg.crt), C(kubecfg.key), C(basic_auth.csv), C(known_tokens.csv),
+        C(sa.key), C(sa.pub), C(etcd-ca.crt) and the C(apiserver-etcd-client), C(apiserver-kubelet-client), C(scheduler)
+        and C(controller-manager) certificates and keys. Nodes get C(/srv/kubernetes/) with C(ca.crt), C(kubelet.crt),
+        C(kubelet.key), C(kube-proxy.crt), C(kube-proxy.key). An etcd member gets C(/etc/etcd/pki/) with C(ca.crt)
+        (etcd CA), C(peer.crt), C(peer.key), C(server.crt), C(server.key).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Inventory name of the host; a node's kubelet certificate is the one for this name in O(nodes).
+        type: str
+        required: true
+      master:
+        description: The host runs an apiserver, scheduler and controller-manager.
+        type: bool
+        default: false
+      node:
+        description: The host runs a kubelet and kube-proxy.
+        type: bool
+        default: false
+      etcd_member:
+        description: Name of the etcd member the host is (from O(etcd_members)).
+        type: str
+  distribute_ca_key:
+    description:
+      - Put the Kubernetes CA key into master bundles as C(/srv/kubernetes/ca.key), for the controller-manager's
+        C(--cluster-signing-key-file) (CSR signing, needed for kubelet TLS bootstrap and certificate rotation).
+      - The etcd CA key never leaves the controller.
+    type: bool
+    default: false
+  etcd_owner:
+    description: Owner of the etcd files in the bundles (C(etcd) when etcd runs as that user).
+    type: str
+    default: root
+  etcd_group:
+    description: Group of the etcd files in the bundles.
+    type: str
+    default: root
+seealso:
+  - name: PKI certificates and requirements
+    description: What each Kubernetes component expects of its certificates.
+    link: https://kubernetes.io/docs/setup/best-practices/certificates/
+  - module: ansible.builtin.unarchive
+"""
+
+EXAMPLES = r"""
+- name: Ensure the cluster's PKI on the controller
+  kubeha.cluster.kube_secrets:
+    dest: "{{ inventory_dir }}/secrets"
+    masters:
+      - {name: master1, ip: 10.0.0.11}
+      - {name: master2, ip: 10.0.0.12}
+    etcd_members:
+      - {name: master1, ip: 10.0.0.11}
+      - {name: master2, ip: 10.0.0.12}
+      - {name: etcd3, ip: 10.0.0.13}
+    nodes: [master1, master2, worker1]
+    lb_addresses: [10.0.0.10]
+    lb_dns_names: [k8s.example.com]
+    basic_auth_users:
+      - {name: admin, groups: [system:masters]}
+    tokens:
+      - {name: admin, groups: [system:masters]}
+    bundles:
+      - {host: master1, master: true, node: true, etcd_member: master1}
+      - {host: master2, master: true, node: true, etcd_member: master2}
+      - {host: etcd3, etcd_member: etcd3}
+      - {host: worker1, node: true}
+  delegate_to: localhost
+  run_once: true
+  register: pki
+
+- name: Rotate the etcd CA (one run only)
+  kubeha.cluster.kube_secrets:
+    dest: "{{ inventory_dir }}/secrets"
+    masters: [{name: master1, ip: 10.0.0.11}]
+    etcd_members: [{name: master1, ip: 10.0.0.11}]
+    regenerate_ca: [etcd]
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+dest:
+  description: Absolute path of the secrets directory.
+  returned: always
+  type: str
+  sample: /home/ops/inventory/secrets
+files:
+  description:
+    - Every file the module manages, by path relative to O(dest), with what was done (or would be, in check mode) and why.
+    - V(action) is one of V(created), V(reissued), V(regenerated), V(updated), V(mode_restored), V(unchanged).
+  returned: always
+  type: dict
+  sample:
+    kubernetes/apiserver.crt:
+      action: reissued
+      reasons: ["SANs differ: missing 10.0.0.10"]
+    ca/kubernetes.crt:
+      action: unchanged
+      reasons: []
+bundles:
+  description: Path of each host's bundle, by host.
+  returned: always
+  type: dict
+  sample:
+    master1: /home/ops/inventory/secrets/bundles/master1.tar
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import desired, x509
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import authfiles
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki.engine import Engine, PkiError
+
+_HOST = dict(name=dict(type="str", required=True), ip=dict(type="str", required=True))
+
+
+def _users(secret):
+    return dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True), uid=dict(type="str"),
+        groups=dict(type="list", elements="str", default=[]), **{secret: dict(type="str", no_log=True)}))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            masters=dict(type="list", elements="dict", required=True, options=_HOST),
+            etcd_members=dict(type="list", elements="dict", required=True, options=_HOST),
+            nodes=dict(type="list", elements="str", default=[]),
+            lb_addresses=dict(type="list", elements="str", default=[]),
+            lb_dns_names=dict(type="list", elements="str", default=[]),
+            service_cidr=dict(type="str", default="10.96.0.0/12"),
+            cluster_domain=dict(type="str", default="cluster.local"),
+            key_type=dict(type="str", default="rsa2048", choices=list(x509.KEY_TYPES)),
+            renew_before=dict(type="int", default=90),
+            cert_valid_days=dict(type="int", default=365),
+            ca_valid_days=dict(type="int", default=3650),
+            regenerate_ca=dict(type="list", elements="str", default=[], choices=["kubernetes", "etcd", "service_account"]),
+            basic_auth_users=_users("password"),
+            tokens=_users("token"),
+            bundles=dict(type="list", elements="dict", default=[], options=dict(
+                host=dict(type="str", required=True), master=dict(type="bool", default=False),
+                node=dict(type="bool", default=False), etcd_member=dict(type="str"))),
+            distribute_ca_key=dict(type="bool", default=False),
+            etcd_owner=dict(type="str", default="root"),
+            etcd_group=dict(type="str", default="root"),
+        ),
+        supports_check_mode=True,
+    )
+    if not x509.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=x509.CRYPTOGRAPHY_IMPORT_ERROR)
+    params = module.params
+    errors = (desired.validate(params) + desired.validate_bundles(params)
+              + authfiles.validate(params["basic_auth_users"], "basic_auth_users") + authfiles.validate(params["tokens"], "tokens"))
+    if errors:
+        module.fail_json(msg="kube_secrets: nothing was changed because the description has %d problem(s): %s" % (len(errors), "; ".join(errors)),
+                         errors=errors)
+    engine = Engine(params, warn=module.warn)
+    try:
+        engine.plan()
+        if not module.check_mode:
+            engine.apply()
+        bundles = engine.bundles(module.check_mode)
+    except (PkiError, x509.PkiError, OSError) as exc:
+        module.fail_json(msg="kube_secrets: %s" % exc, files=engine.files)
+    result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles)
+    if module._diff and result["changed"]:
+        result["diff"] = dict(before=engine.before, after=engine.after)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
