@@ -1,0 +1,39 @@
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Argument spec of the shared connection options and the client built from module parameters."""
+
+from __future__ import annotations
+
+from .client import EtcdClient
+
+# Mirrors plugins/doc_fragments/etcd.py: keep the two in step.
+DEFAULT_ENDPOINTS = ["https://127.0.0.1:2379"]
+
+
+def connection_argument_spec():
+    """The options of the ``kubeha.cluster.etcd`` doc fragment, as an AnsibleModule argument spec."""
+    return dict(
+        endpoints=dict(type="list", elements="str", default=list(DEFAULT_ENDPOINTS)),
+        ca_cert=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path", no_log=False),
+        timeout=dict(type="float", default=5.0),
+    )
+
+
+def argument_spec(**options):
+    """Connection options plus a module's own ``options``."""
+    spec = connection_argument_spec()
+    spec.update(options)
+    return spec
+
+
+def client_from_params(params):
+    """An :class:`EtcdClient` for module parameters (raises EtcdConfigError on bad values)."""
+    return EtcdClient(
+        params["endpoints"],
+        ca_cert=params.get("ca_cert"),
+        client_cert=params.get("client_cert"),
+        client_key=params.get("client_key"),
+        timeout=params.get("timeout") or 5.0,
+    )

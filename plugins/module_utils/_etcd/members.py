@@ -1,0 +1,143 @@
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""etcd_member: add (as learner), promote, update peer URLs, remove without losing the quorum."""
+
+from __future__ import annotations
+
+import time
+
+from .client import EtcdConfigError, EtcdError, parse_endpoint
+from .common import client_from_params
+from .health import cluster_info, describe, quorum_verdict
+
+# etcd refusals that go away by themselves: a cluster whose members connected less than 5 s ago,
+# a learner still catching up with the leader, an election in progress
+TRANSIENT = ("unhealthy cluster", "in sync with leader", "no leader", "leader changed")
+POLL_INTERVAL = 0.5
+
+
+def _norm_urls(urls, what):
+    out = []
+    for url in urls or []:
+        try:
+            out.append(parse_endpoint(url))
+        except EtcdConfigError as exc:
+            raise EtcdConfigError("%s: %s" % (what, exc.msg.replace("endpoint", "URL", 1))) from None
+    return out
+
+
+def find_member(members, name=None, peer_urls=()):
+    """The member with ``name`` or sharing one of ``peer_urls``; raises if they point at different members."""
+    wanted = set(_norm_urls(peer_urls, "peer_urls"))
+    by_name = [m for m in members if name and m["name"] == name]
+    by_url = [m for m in members if wanted & set(_norm_urls(m["peer_urls"], "peer_urls"))]
+    found = {m["id"]: m for m in by_name + by_url}
+    if len(found) > 1:
+        raise EtcdError("name %r and peer_urls %s match different members: %s; fix the name or the URLs" % (
+            name, ",".join(peer_urls), ", ".join("%s (%s, %s)" % (m["id"], m["name"] or "unstarted",
+                                                                  ",".join(m["peer_urls"])) for m in found.values())))
+    return next(iter(found.values()), None)
+
+
+def _retry(action, wait_timeout, clock=time.monotonic, sleep=time.sleep):
+    deadline = clock() + wait_timeout
+    while True:
+        try:
+            return action()
+        except EtcdError as exc:
+            text = str(exc).lower()
+            if not any(t in text for t in TRANSIENT) or clock() >= deadline:
+                raise
+        sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
+
+
+def run_member(params, check_mode=False):
+    """etcd_member: the result dict, or raise EtcdError."""
+    name = params.get("name") or None
+    peer_urls = _norm_urls(params.get("peer_urls"), "peer_urls")
+    if not name and not peer_urls:
+        raise EtcdConfigError("give name, peer_urls or both to identify the member")
+    wait_timeout = float(params.get("wait_timeout") if params.get("wait_timeout") is not None else 30)
+    client = client_from_params(params)
+    members = client.member_list()
+    member = find_member(members, name, peer_urls)
+    if (params.get("state") or "present") == "absent":
+        return _absent(client, members, member, check_mode, wait_timeout)
+    return _present(client, params, members, member, name, peer_urls, check_mode, wait_timeout)
+
+
+def _result(actions, member, members, before):
+    member_out = dict(member) if member else None
+    return {"changed": bool(actions), "action": "_and_".join(actions) or "none", "member": member_out,
+            "members": members, "diff": {"before": {"member": before} if before else {},
+                                         "after": {"member": member_out} if member_out else {}}}
+
+
+def _present(client, params, members, member, name, peer_urls, check_mode, wait_timeout):
+    # pylint: disable=too-many-arguments,too-many-positional-arguments
+    actions = []
+    before = dict(member) if member else None
+    if member is None:
+        if not peer_urls:
+            raise EtcdError("member %s is not in the cluster and cannot be added without peer_urls; members: %s" % (
+                name, ", ".join(m["name"] or ",".join(m["peer_urls"]) for m in members)))
+        learner = bool(params.get("learner", True))
+        actions.append("added")
+        if check_mode:
+            member = {"id": "", "name": "", "peer_urls": peer_urls, "client_urls": [], "is_learner": learner}
+            members = members + [member]
+        else:
+            member, members = _retry(lambda: client.member_add(peer_urls, learner=learner), wait_timeout)
+    elif peer_urls and name and member["name"] == name and set(_norm_urls(member["peer_urls"], "peer_urls")) != set(peer_urls):
+        actions.append("updated")
+        if check_mode:
+            member = dict(member, peer_urls=peer_urls)
+        else:
+            _retry(lambda: client.member_update(member["id"], peer_urls), wait_timeout)
+            member = dict(member, peer_urls=peer_urls)
+    if params.get("promote") and member["is_learner"]:
+        actions.append("promoted")
+        if not check_mode:
+            try:
+                _retry(lambda: client.member_promote(member["id"]), wait_timeout)
+            except EtcdError as exc:
+                if "in sync with leader" in str(exc):
+                    raise EtcdError("learner %s (%s) is not caught up with the leader after %gs: start etcd on it "
+                                    "(--initial-cluster-state existing) and wait until it has synced, then run again. "
+                                    "etcd said: %s" % (member["name"] or "unstarted", ",".join(member["peer_urls"]),
+                                                       wait_timeout, exc), member=member,
+                                    action="_and_".join(a for a in actions if a != "promoted") or "none") from None
+                raise
+        member = dict(member, is_learner=False)
+    if actions and not check_mode:
+        members = client.member_list()
+        member = next((m for m in members if m["id"] == member["id"]), member)
+    elif check_mode:
+        members = [member if (m is member or (m["id"] and m["id"] == member["id"])) else m for m in members]
+    return _result(actions, member, members, before)
+
+
+def _absent(client, members, member, check_mode, wait_timeout):
+    if member is None:
+        return _result([], None, members, None)
+    if not member["is_learner"]:
+        info = cluster_info(client)
+        healthy = next((m["healthy"] for m in info["members"] if m["id"] == member["id"]), False)
+        voting = [m for m in info["members"] if not m["is_learner"]]
+        if len(voting) <= 1:
+            raise EtcdError("refusing to remove %s: it is the last voting member of the cluster" % (
+                member["name"] or member["id"]))
+        after = quorum_verdict(info["healthy_count"] - (1 if healthy else 0), len(voting) - 1)
+        if not after["quorum"]:
+            raise EtcdError(
+                "refusing to remove %s: the cluster would keep %d healthy of %d voting members, below its quorum of "
+                "%d. Now: %s. Bring the down members back first (or replace them one at a time)." % (
+                    member["name"] or member["id"], after["healthy_count"], after["member_count"],
+                    after["quorum_size"], describe(info)), member=member)
+    if not check_mode:
+        _retry(lambda: client.member_remove(member["id"]), wait_timeout)
+        members = client.member_list()
+    else:
+        members = [m for m in members if m["id"] != member["id"]]
+    result = _result(["removed"], None, members, dict(member))
+    return result
