@@ -469,3 +469,34 @@ def etcd_discovery_service():
     """A session-wide self-hosted discovery etcd (v2 API enabled), plain HTTP."""
     with start_discovery_service() as cluster:
         yield cluster
+
+
+# ------------------------------------------------------------------------------- module runner
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS_ROOT = os.path.join(_REPO, ".cache", "collections")
+
+
+def run_module(module: str, args: dict, check_mode: bool = False, diff: bool = False, timeout: float = 120) -> dict:
+    """Run ``kubeha.cluster.<module>`` as Ansible does on a node: a Python process with the args file.
+
+    Returns the module's JSON result plus ``rc``; ``failed`` is set when the module failed.
+    """
+    import sys  # pylint: disable=import-outside-toplevel
+    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)}
+    fd, path = tempfile.mkstemp(prefix="kubeha-args-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS_ROOT)
+        proc = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "ansible_collections.kubeha.cluster.plugins.modules." + module, path],
+            capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    finally:
+        os.unlink(path)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc %d):\nstdout: %s\nstderr: %s"
+                             % (module, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])) from None
+    result["rc"] = proc.returncode
+    return result

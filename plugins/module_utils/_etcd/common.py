@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .client import EtcdClient
+from .client import EtcdClient, EtcdConfigError
 
 # Mirrors plugins/doc_fragments/etcd.py: keep the two in step.
 DEFAULT_ENDPOINTS = ["https://127.0.0.1:2379"]
@@ -30,10 +30,15 @@ def argument_spec(**options):
 
 def client_from_params(params):
     """An :class:`EtcdClient` for module parameters (raises EtcdConfigError on bad values)."""
-    return EtcdClient(
-        params["endpoints"],
-        ca_cert=params.get("ca_cert"),
-        client_cert=params.get("client_cert"),
-        client_key=params.get("client_key"),
-        timeout=params.get("timeout") or 5.0,
-    )
+    try:
+        return EtcdClient(
+            params["endpoints"],
+            ca_cert=params.get("ca_cert"),
+            client_cert=params.get("client_cert"),
+            client_key=params.get("client_key"),
+            timeout=params.get("timeout") or 5.0,
+        )
+    except EtcdConfigError as exc:
+        if exc.msg.startswith(("endpoint ", "no etcd endpoints")):
+            raise EtcdConfigError("option endpoints: %s" % exc.msg) from None
+        raise
