@@ -27,6 +27,7 @@ from kubeha_standin.flags import flag_file  # noqa: E402  pylint: disable=wrong-
 COMPONENTS = ('kubelet', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kube-proxy', 'kubectl')
 SHEBANG = b'#!/usr/bin/python3\n'
 _EPOCH = (2020, 1, 1, 0, 0, 0)
+ETCD_CLIENT = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'plugins', 'module_utils', '_etcd', 'client.py')
 
 _MAIN = '''"""kubeha stand-in for {component} v{version}: NOT the real component (tests only)."""
 import sys
@@ -48,6 +49,9 @@ def _zip_bytes(component, version):
             if name.endswith('.py'):
                 with open(os.path.join(package, name), 'rb') as handle:
                     archive.writestr(zipfile.ZipInfo('kubeha_standin/' + name, _EPOCH), handle.read())
+        # the kube-apiserver stand-in reads etcd with the collection's own client (standard library only)
+        with open(ETCD_CLIENT, 'rb') as handle:
+            archive.writestr(zipfile.ZipInfo('kubeha_standin/etcd_client.py', _EPOCH), handle.read())
         archive.writestr(zipfile.ZipInfo('__main__.py', _EPOCH), _MAIN.format(component=component, version=version, flags=flags))
     return SHEBANG + buf.getvalue()
 

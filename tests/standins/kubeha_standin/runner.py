@@ -94,6 +94,7 @@ def main(component, argv=None, version=None, flag_text=None):
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    behaviour.running_version = version
     try:
         behaviour.start(values, log)
     except components.StartError as exc:
