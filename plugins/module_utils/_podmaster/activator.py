@@ -1,0 +1,164 @@
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""What "active" means for a component on this host.
+
+Both activators are idempotent: ``activate()`` brings the component to the desired running state
+(and up to date) and returns what it changed, or None; ``deactivate()`` stops it and returns what it
+changed, or None; ``is_active()`` reports what is on the host now. Errors are raised as
+:class:`ActivationError` with what failed and what was seen.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+MANIFEST_MODE = 0o600
+
+
+class ActivationError(Exception):
+    """Activating or deactivating a component failed; the message says what and why."""
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class StaticPodActivator:
+    """Active = ``dest`` (in the kubelet's manifest directory) is a copy of ``source``, mode 0600.
+
+    The copy is written to a hidden temporary file in the destination directory (the kubelet ignores
+    dot files), flushed, then renamed over ``dest``: the kubelet never reads half a manifest. While
+    active, a changed source is copied again; deactivation removes ``dest``.
+    """
+
+    mode = "static_pod"
+
+    def __init__(self, source, dest):
+        self.source = source
+        self.dest = dest
+
+    def describe(self):
+        return "static pod %s (from %s)" % (self.dest, self.source)
+
+    def _read_source(self):
+        try:
+            with open(self.source, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise ActivationError("cannot read source manifest %s: %s; the control_plane role renders it there"
+                                  % (self.source, exc.strerror or exc)) from None
+
+    def _current(self):
+        try:
+            st = os.lstat(self.dest)
+            with open(self.dest, "rb") as handle:
+                return handle.read(), st.st_mode & 0o7777
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            raise ActivationError("cannot read active manifest %s: %s" % (self.dest, exc.strerror or exc)) from None
+
+    def is_active(self):
+        return os.path.lexists(self.dest)
+
+    def activate(self):
+        wanted = self._read_source()
+        data, mode = self._current()
+        if data == wanted and mode == MANIFEST_MODE:
+            return None
+        directory = os.path.dirname(self.dest) or "."
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".podmaster-", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise ActivationError("cannot create a temporary file in %s: %s" % (directory, exc.strerror or exc)) from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), MANIFEST_MODE)
+                handle.write(wanted)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, self.dest)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise ActivationError("cannot write %s: %s" % (self.dest, exc.strerror or exc)) from None
+        _fsync_dir(directory)
+        return "created %s" % self.dest if data is None else "updated %s (source changed)" % self.dest
+
+    def deactivate(self):
+        try:
+            os.unlink(self.dest)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ActivationError("cannot remove %s: %s" % (self.dest, exc.strerror or exc)) from None
+        _fsync_dir(os.path.dirname(self.dest) or ".")
+        return "removed %s" % self.dest
+
+
+class HostActivator:
+    """Active = the component's systemd unit is running (``systemctl start``/``stop``).
+
+    Start is queued without waiting (``--no-block``) so a slow start never delays the elector; stop
+    waits at most ``stop_timeout`` seconds, then the unit is killed, so deactivation is bounded.
+    """
+
+    mode = "host"
+
+    def __init__(self, unit, systemctl="systemctl", stop_timeout=5.0):
+        self.unit = unit
+        self.systemctl = systemctl
+        self.stop_timeout = stop_timeout
+
+    def describe(self):
+        return "systemd unit %s" % self.unit
+
+    def _run(self, *args, **kwargs):
+        cmd = [self.systemctl] + list(args)
+        try:
+            return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  check=False, **kwargs)
+        except OSError as exc:
+            raise ActivationError("cannot run %s: %s" % (" ".join(cmd), exc.strerror or exc)) from None
+
+    def state(self):
+        """systemd's ActiveState of the unit (``active``, ``activating``, ``inactive``, ``failed``...)."""
+        return self._run("is-active", self.unit).stdout.decode("utf-8", "replace").strip() or "unknown"
+
+    def is_active(self):
+        return self.state() in ("active", "activating", "reloading", "deactivating")
+
+    def activate(self):
+        if self.is_active():
+            return None
+        proc = self._run("start", "--no-block", self.unit)
+        if proc.returncode != 0:
+            raise ActivationError("systemctl start %s failed (exit %d): %s"
+                                  % (self.unit, proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
+        return "started %s" % self.unit
+
+    def deactivate(self):
+        # always stop: it also cancels a start job queued by activate() that has not run yet
+        was = self.state()
+        try:
+            proc = self._run("stop", self.unit, timeout=self.stop_timeout)
+        except subprocess.TimeoutExpired:
+            self._run("kill", "--signal=SIGKILL", self.unit)
+            return "killed %s (stop took longer than %gs)" % (self.unit, self.stop_timeout)
+        if proc.returncode != 0:
+            raise ActivationError("systemctl stop %s failed (exit %d): %s"
+                                  % (self.unit, proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
+        return None if was in ("inactive", "failed", "unknown") else "stopped %s (was %s)" % (self.unit, was)

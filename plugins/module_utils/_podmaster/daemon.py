@@ -1,0 +1,212 @@
+# Copyright (c) kubeha developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""podmaster entry point: ``python3 -m <package>._podmaster.daemon --config FILE``.
+
+The configuration is one JSON object (the control_plane role writes it)::
+
+    {
+      "identity": "master1",                      # default: the host name
+      "endpoints": ["https://10.0.0.11:2379"],
+      "ca_cert": "...", "client_cert": "...", "client_key": "...",
+      "ttl": 6, "renew_interval": 2, "margin": 2, "poll_interval": 0.5, "timeout": 1, "max_backoff": 2,
+      "status_file": "/run/kubeha/podmaster.json",
+      "components": [
+        {"name": "kube-scheduler", "key": "/kubeha/podmaster/kube-scheduler", "mode": "static_pod",
+         "source": "/srv/kubernetes/kube-scheduler.yaml", "dest": "/etc/kubernetes/manifests/kube-scheduler.yaml"},
+        {"name": "kube-controller-manager", "mode": "host", "unit": "kube-controller-manager.service"}
+      ]
+    }
+
+The status file (JSON, replaced atomically on every change and at least every renew interval) tells
+who holds what: ``components.<name>.active`` / ``holder`` / ``reason``. Exit codes: 0 after a stop
+signal, 2 for a configuration error (the message names the setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+from .._etcd.client import EtcdClient, EtcdConfigError
+from .activator import HostActivator, StaticPodActivator
+from .elector import Component, Elector, Settings
+
+DEFAULT_KEY_PREFIX = "/kubeha/podmaster/"
+DEFAULT_STATUS_FILE = "/run/kubeha/podmaster.json"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting and what to do."""
+
+
+def _component(index, spec, settings):
+    where = "components[%d]" % index
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise ConfigError("%s needs a name (e.g. kube-scheduler)" % where)
+    name = str(spec["name"])
+    key = str(spec.get("key") or DEFAULT_KEY_PREFIX + name)
+    mode = spec.get("mode", "static_pod")
+    if mode == "static_pod":
+        missing = [f for f in ("source", "dest") if not spec.get(f)]
+        if missing:
+            raise ConfigError("%s (%s): mode static_pod needs %s" % (where, name, " and ".join(missing)))
+        if os.path.abspath(spec["source"]) == os.path.abspath(spec["dest"]):
+            raise ConfigError("%s (%s): source and dest are the same file %s" % (where, name, spec["source"]))
+        activator = StaticPodActivator(spec["source"], spec["dest"])
+    elif mode == "host":
+        if not spec.get("unit"):
+            raise ConfigError("%s (%s): mode host needs unit (e.g. kube-scheduler.service)" % (where, name))
+        stop_timeout = float(spec.get("stop_timeout") or max(0.5, settings.margin / 2))
+        activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"), stop_timeout=stop_timeout)
+    else:
+        raise ConfigError("%s (%s): mode must be static_pod or host, got %r" % (where, name, mode))
+    return Component(name, key, activator)
+
+
+def load_config(path, identity=None):
+    """(client, identity, components, settings, status_file) from the JSON file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            conf = json.load(handle)
+    except OSError as exc:
+        raise ConfigError("cannot read config %s: %s" % (path, exc.strerror or exc)) from None
+    except ValueError as exc:
+        raise ConfigError("config %s is not valid JSON: %s" % (path, exc)) from None
+    if not isinstance(conf, dict):
+        raise ConfigError("config %s must hold a JSON object" % path)
+    try:
+        settings = Settings(**{k: conf[k] for k in Settings.FIELDS if conf.get(k) is not None})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("config %s: %s" % (path, exc)) from None
+    components = [_component(i, spec, settings) for i, spec in enumerate(conf.get("components") or [])]
+    if not components:
+        raise ConfigError("config %s lists no components; add e.g. {\"name\": \"kube-scheduler\", ...}" % path)
+    keys = [c.key for c in components]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("config %s: two components share a key (%s)" % (path, ", ".join(keys)))
+    try:
+        client = EtcdClient(conf.get("endpoints") or [], ca_cert=conf.get("ca_cert"), client_cert=conf.get("client_cert"),
+                            client_key=conf.get("client_key"), timeout=settings.timeout)
+        if any(e.startswith("https:") for e in client.endpoints):
+            client.transport.ssl_context()  # certificate files are read now: errors show at start, not later
+    except EtcdConfigError as exc:
+        raise ConfigError("config %s: %s" % (path, exc)) from None
+    identity = identity or conf.get("identity") or socket.gethostname()
+    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE)
+
+
+def write_status(path, data):
+    """Replace ``path`` atomically with ``data`` as JSON (0644: it holds no secret)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".podmaster-status-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def sd_notify(message):
+    """Tell systemd (Type=notify, WatchdogSec=) about readiness and liveness; no-op elsewhere."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode("utf-8"))
+    except OSError:
+        pass
+
+
+class StatusWriter:
+    """Writes the elector's status when it changed, and at least every ``interval`` seconds."""
+
+    def __init__(self, elector, path, interval):
+        self.elector = elector
+        self.path = path
+        self.interval = interval
+        self._generation = None
+        self._written = 0.0
+        self._warned = False
+        self._ready = False
+
+    def __call__(self):
+        if not self._ready:
+            sd_notify("READY=1")  # after the first step: leftovers of an earlier run are deactivated by now
+            self._ready = True
+        sd_notify("WATCHDOG=1")
+        if not self.path:
+            return
+        now = time.monotonic()
+        if self._generation == self.elector.generation and now - self._written < self.interval:
+            return
+        data = self.elector.status()
+        data.update(pid=os.getpid(), updated=time.time())
+        try:
+            write_status(self.path, data)
+        except OSError as exc:
+            if not self._warned:
+                logging.getLogger("podmaster").warning("cannot write status file %s: %s", self.path, exc)
+                self._warned = True
+            return
+        self._generation = self.elector.generation
+        self._written = now
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="podmaster", description="Run components on exactly one master at a time, "
+                                     "elected with an etcd lease lock.")
+    parser.add_argument("--config", required=True, help="JSON configuration file")
+    parser.add_argument("--identity", help="value written to the keys (default: config identity, else the host name)")
+    parser.add_argument("--log-level", default=os.environ.get("PODMASTER_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s podmaster[%(process)d] %(levelname)s %(message)s")
+    try:
+        client, identity, components, settings, status_file = load_config(args.config, args.identity)
+    except ConfigError as exc:
+        print("podmaster: %s" % exc, file=sys.stderr)
+        return 2
+    if args.check:
+        print("podmaster: config %s is valid: identity %s, %s, components %s"
+              % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
+        return 0
+    elector = Elector(client, identity, components, settings)
+    logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
+                                        ",".join(client.endpoints), settings,
+                                        ", ".join("%s (%s)" % (c.name, c.activator.describe()) for c in components))
+
+    def on_signal(signum, _frame):
+        elector.request_stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    writer = StatusWriter(elector, status_file, settings.renew_interval)
+    elector.run(after_step=writer)
+    sd_notify("STOPPING=1")
+    logging.getLogger("podmaster").info("stopped (%s)", elector.stop_reason or "shutdown")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
