@@ -479,7 +479,8 @@ COLLECTIONS_ROOT = os.path.join(_REPO, ".cache", "collections")
 def run_module(module: str, args: dict, check_mode: bool = False, diff: bool = False, timeout: float = 120) -> dict:
     """Run ``kubeha.cluster.<module>`` as Ansible does on a node: a Python process with the args file.
 
-    Returns the module's JSON result plus ``rc``; ``failed`` is set when the module failed.
+    Returns the module's JSON result plus ``rc`` and ``warning_texts`` (the warnings as plain strings);
+    ``failed`` is set when the module failed.
     """
     import sys  # pylint: disable=import-outside-toplevel
     payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)}
@@ -499,4 +500,7 @@ def run_module(module: str, args: dict, check_mode: bool = False, diff: bool = F
         raise AssertionError("module %s printed no JSON (rc %d):\nstdout: %s\nstderr: %s"
                              % (module, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])) from None
     result["rc"] = proc.returncode
+    # ansible-core 2.19 returns warnings as structured summaries; give tests the plain texts too
+    result["warning_texts"] = [w.get("event", {}).get("msg", "") if isinstance(w, dict) else str(w)
+                               for w in result.get("warnings", [])]
     return result
