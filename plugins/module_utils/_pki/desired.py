@@ -103,7 +103,9 @@ def validate(params):
             elif name in seen:
                 errors.append("%s: %r is listed twice" % (what, name))
             seen.add(name)
-            if not is_ip(ip):
+            if not ip:
+                errors.append("%s: %s has no IP address (with the secrets role: set kubeha_node_ip for it, or gather its facts)" % (what, name))
+            elif not is_ip(ip):
                 errors.append("%s: %s has ip %r, which is not an IP address" % (what, name, ip))
     for name in params.get("nodes") or []:
         if not _SAFE_NAME.match(name or ""):
