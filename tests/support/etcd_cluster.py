@@ -331,6 +331,24 @@ class EtcdCluster:
     def endpoints(self) -> list[str]:
         return [m.client_url for m in self.members]
 
+    # TLS file paths straight on the cluster (None for a plain cluster), so a cluster can stand where
+    # a TlsFiles is expected
+    @property
+    def ca(self) -> str | None:
+        return self.tls.ca if self.tls else None
+
+    @property
+    def client_cert(self) -> str | None:
+        return self.tls.client_cert if self.tls else None
+
+    @property
+    def client_key(self) -> str | None:
+        return self.tls.client_key if self.tls else None
+
+    @property
+    def wrong_ca(self) -> str | None:
+        return self.tls.wrong_ca if self.tls else None
+
     def member(self, name: str) -> Member:
         for m in self.members:
             if m.name == name:
