@@ -1,0 +1,42 @@
+"""Fixtures for the podmaster tests: the shipped daemon package and a factory of podmaster processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from podmaster_harness import Podmaster, ship  # noqa: E402  pylint: disable=wrong-import-position
+
+# Short timings keep the tests quick; the benchmark (bench/podmaster_takeover.py) uses the defaults.
+FAST = {"ttl": 4, "renew_interval": 1.2, "margin": 1.3, "poll_interval": 0.25, "timeout": 0.5}
+
+
+@pytest.fixture(scope="session")
+def podmaster_lib(tmp_path_factory):
+    """A directory holding kubeha_podmaster/{_podmaster,_etcd} as the control_plane role ships them."""
+    return ship(str(tmp_path_factory.mktemp("podmaster-lib")))
+
+
+@pytest.fixture
+def spawn(request, tmp_path, podmaster_lib):
+    """``spawn(name, endpoints, tls=..., **kw)`` starts a podmaster; every one is stopped after the test."""
+    started = []
+    key = "/kubeha-test/%s/kube-scheduler" % request.node.name
+
+    def make(name, endpoints, tls=None, identity=None, settings=None, start=True):
+        components = [{"name": "kube-scheduler", "key": key, "mode": "static_pod",
+                       "source": os.path.join(str(tmp_path), name, "srv", "kube-scheduler.yaml"),
+                       "dest": os.path.join(str(tmp_path), name, "manifests", "kube-scheduler.yaml")}]
+        pm = Podmaster(podmaster_lib, str(tmp_path), name, endpoints, tls=tls, identity=identity,
+                       settings=dict(FAST, **(settings or {})), components=components)
+        pm.key = key
+        started.append(pm)
+        return pm.start() if start else pm
+
+    yield make
+    for pm in started:
+        pm.stop()
