@@ -85,10 +85,11 @@ def _anonymous_policy(values):
                 text = handle.read()
         except OSError as exc:
             raise StartError('failed to read --authentication-config %s: %s' % (config_path, exc)) from exc
+        text = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))  # YAML comment lines
         try:
             config = json.loads(text)
         except ValueError as exc:
-            raise StartError('stand-in reads --authentication-config as JSON only (a subset of YAML the real one also reads): %s: %s'
+            raise StartError('stand-in reads --authentication-config as JSON with # comment lines only (YAML the real one also reads): %s: %s'
                              % (config_path, exc)) from exc
         if config.get('kind') != 'AuthenticationConfiguration' or not str(config.get('apiVersion', '')).startswith('apiserver.config.k8s.io/'):
             raise StartError('%s: expected kind AuthenticationConfiguration, apiVersion apiserver.config.k8s.io/*, got %r %r'
