@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Time of one whole etcd_cluster_info module run against a local 3-member etcd.
 
-    python3 bench/etcd_cluster_info.py [--runs 30] [--plain] [--etcd /path/to/etcd]
+    python bench/etcd_cluster_info.py [--runs 30] [--plain] [--etcd /path/to/etcd]
 
 Each run is what Ansible does on a node: a new Python process executing the module with its args
 file (interpreter start, imports, argument parsing, member list, /health and status of all three
@@ -53,11 +52,11 @@ def main():
         first = run_module("etcd_cluster_info", args)  # warm the page cache; not counted
         if first.get("failed"):
             sys.exit("etcd_cluster_info failed: %s" % first.get("msg"))
-        print("etcd %s, %d members, %s, python %s" % (first["endpoints"][0]["version"], first["member_count"],
-                                                     "plain" if opts.plain else "TLS + client certs",
-                                                     sys.version.split()[0]))
+        mode = "plain" if opts.plain else "TLS + client certs"
+        print("etcd %s, %d members, %s, python %s" % (
+            first["endpoints"][0]["version"], first["member_count"], mode, sys.version.split()[0]))
         times = []
-        for _ in range(opts.runs):
+        for _run in range(opts.runs):
             start = time.perf_counter()
             result = run_module("etcd_cluster_info", args)
             times.append((time.perf_counter() - start) * 1000.0)
@@ -67,12 +66,12 @@ def main():
         from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.health import run_cluster_info
         params = dict(args, timeout=5.0, wait=False, wait_timeout=0, expected_members=None)
         inner = []
-        for _ in range(opts.runs):
+        for _run in range(opts.runs):
             start = time.perf_counter()
             run_cluster_info(params)
             inner.append((time.perf_counter() - start) * 1000.0)
     imports = []
-    for _ in range(min(opts.runs, 10)):
+    for _run in range(min(opts.runs, 10)):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import ansible.module_utils.basic"], check=True)
         imports.append((time.perf_counter() - start) * 1000.0)

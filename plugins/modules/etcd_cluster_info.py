@@ -40,7 +40,7 @@ options:
         count is reported as a failure.
     type: int
 author:
-  - kubeha developers
+  - kubeha developers (@kubeha)
 """
 
 EXAMPLES = r"""

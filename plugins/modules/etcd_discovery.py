@@ -83,7 +83,7 @@ options:
     type: float
     default: 10
 author:
-  - kubeha developers
+  - kubeha developers (@kubeha)
 """
 
 EXAMPLES = r"""

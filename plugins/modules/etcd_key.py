@@ -10,7 +10,8 @@ module: etcd_key
 short_description: Get, put, delete or compare-and-swap one etcd key
 version_added: 0.1.0
 description:
-  - Reads or writes one key through etcd's v3 JSON gateway, with no C(etcdctl) and no Python packages on the target.
+  - Writes or deletes one key through etcd's v3 JSON gateway, with no C(etcdctl) and no Python packages on the target.
+    To only read keys, use M(kubeha.cluster.etcd_key_info).
   - A put that would not change the value is not sent, so a second run reports C(changed=false).
   - Compare-and-swap puts (O(create_only), O(prev_value), O(prev_revision)) are one etcd transaction, so two
     writers cannot both win.
@@ -36,10 +37,9 @@ options:
     type: str
   state:
     description:
-      - V(present) stores O(value) (subject to the compare options); V(absent) deletes the key;
-        V(get) only reads it.
+      - V(present) stores O(value) (subject to the compare options); V(absent) deletes the key.
     type: str
-    choices: [present, absent, get]
+    choices: [present, absent]
     default: present
   create_only:
     description:
@@ -59,8 +59,10 @@ options:
       - Compare-and-swap on the key's modification revision (RV(kv.mod_revision) of an earlier read); V(0) means
         the key must not exist. Same behaviour on failure as O(prev_value).
     type: int
+seealso:
+  - module: kubeha.cluster.etcd_key_info
 author:
-  - kubeha developers
+  - kubeha developers (@kubeha)
 """
 
 EXAMPLES = r"""
@@ -74,13 +76,12 @@ EXAMPLES = r"""
     value: "written by {{ inventory_hostname }}"
 
 - name: Read it back through another member
-  kubeha.cluster.etcd_key:
+  kubeha.cluster.etcd_key_info:
     endpoints: ["https://10.0.0.12:2379"]
     ca_cert: /etc/etcd/pki/ca.crt
     client_cert: /etc/etcd/pki/server.crt
     client_key: /etc/etcd/pki/server.key
     key: /kubeha/validation
-    state: get
   register: _read
   failed_when: _read.kv.value != "written by " ~ inventory_hostname
 
@@ -164,7 +165,7 @@ def main():
         argument_spec=argument_spec(
             key=dict(type="str", required=True, no_log=False),
             value=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent", "get"]),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
             create_only=dict(type="bool", default=False),
             prev_value=dict(type="str"),
             prev_revision=dict(type="int"),

@@ -60,7 +60,7 @@ options:
     type: float
     default: 30
 author:
-  - kubeha developers
+  - kubeha developers (@kubeha)
 """
 
 EXAMPLES = r"""

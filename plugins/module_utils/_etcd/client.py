@@ -16,9 +16,7 @@ import http.client
 import json
 import socket
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 
 __all__ = [
     "EtcdClient", "EtcdError", "EtcdConfigError", "EtcdEndpointError", "EtcdConnectionError",
@@ -208,19 +206,34 @@ class HttpTransport:
         """Send one request; return ``(status, body bytes)`` for 2xx, raise :class:`EtcdEndpointError` otherwise."""
         endpoint = endpoint or _origin(url)
         timeout = self.timeout if timeout is None else timeout
-        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-        context = self.ssl_context() if url.startswith("https:") else None
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme == "https":
+            conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=timeout, context=self.ssl_context())
+        elif parsed.scheme == "http":
+            conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+        else:
+            raise EtcdConfigError("%r is not an http:// or https:// URL" % url)
+        target = parsed.path or "/"
+        if parsed.query:
+            target += "?" + parsed.query
         try:
-            with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:  # nosec B310 (http/https only)
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            raise _http_error(endpoint, exc) from None
-        except urllib.error.URLError as exc:
-            # raised while connecting or sending: etcd did not act on the request
-            raise _socket_error(endpoint, exc.reason, timeout, sent=False) from None
-        except (OSError, http.client.HTTPException) as exc:
-            # raised while waiting for or reading the answer: etcd may have acted
-            raise _socket_error(endpoint, exc, timeout, sent=True) from None
+            try:
+                # connecting (and the TLS handshake) or sending failed: etcd did not act on the request
+                conn.connect()
+                conn.request(method, target, body=body, headers=headers or {})
+            except (OSError, http.client.HTTPException) as exc:
+                raise _socket_error(endpoint, exc, timeout, sent=False) from None
+            try:
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                # waiting for or reading the answer failed: etcd may have acted
+                raise _socket_error(endpoint, exc, timeout, sent=True) from None
+        finally:
+            conn.close()
+        if not 200 <= resp.status < 300:
+            raise _http_error(endpoint, resp.status, resp.reason, data)
+        return resp.status, data
 
 
 def _refused_before_proposal(exc):
@@ -268,12 +281,8 @@ def _socket_error(endpoint, reason, timeout, sent):
     return EtcdEndpointError(endpoint, "connection", "connection failed: %s" % (reason,), sent=sent)
 
 
-def _http_error(endpoint, exc):
-    try:
-        raw = exc.read()
-    except (OSError, http.client.HTTPException):
-        raw = b""
-    text = raw.decode("utf-8", "replace").strip()
+def _http_error(endpoint, status, reason, raw):
+    text = (raw or b"").decode("utf-8", "replace").strip()
     code = None
     message = text
     try:
@@ -291,8 +300,8 @@ def _http_error(endpoint, exc):
             code = _int(data["errorCode"], None)
         if "health" in data and "message" not in data:
             message = "health %s%s" % (data.get("health"), (" (%s)" % data["reason"]) if data.get("reason") else "")
-    return EtcdEndpointError(endpoint, "http", "HTTP %s %s: %s" % (exc.code, exc.reason, message[:500]),
-                             status=exc.code, code=code, error=message)
+    return EtcdEndpointError(endpoint, "http", "HTTP %s %s: %s" % (status, reason, message[:500]),
+                             status=status, code=code, error=message)
 
 
 # ---------------------------------------------------------------------------------------- client

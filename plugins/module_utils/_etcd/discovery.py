@@ -132,7 +132,7 @@ class Expected:
             item = (item or "").strip()
             if not item:
                 continue
-            name, _, url = item.partition("=") if "=" in item else ("", "", item)
+            name, url = item.split("=", 1) if "=" in item else ("", item)
             if not url.startswith(("http://", "https://")):
                 name, url = item, ""
             if name:

@@ -1,6 +1,6 @@
 # Copyright (c) kubeha developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""etcd_key: get, put, delete and compare-and-swap of one key, idempotent and check-mode aware."""
+"""etcd_key and etcd_key_info: put, delete and compare-and-swap of one key (idempotent, check-mode aware); reads."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def run_key(params, check_mode=False):
         raise EtcdConfigError("key must not be empty")
     if state != "present" and create_only:
         raise EtcdConfigError("create_only only applies to state=present (state is %s)" % state)
-    if state == "get" and (prev_value is not None or prev_revision is not None or value is not None):
-        raise EtcdConfigError("state=get only reads: value, prev_value and prev_revision do not apply")
+    if state == "absent" and value is not None:
+        raise EtcdConfigError("value does not apply to state=absent (use prev_value to delete only a given value)")
     if prev_revision is not None and prev_revision < 0:
         raise EtcdConfigError("prev_revision must be 0 (key absent) or a revision, got %d" % prev_revision)
     client = client_from_params(params)
@@ -64,9 +64,7 @@ def run_key(params, check_mode=False):
     result = {"changed": False, "found": current is not None, "succeeded": True, "previous": _kv(current),
               "kv": _kv(current)}
 
-    if state == "get":
-        pass
-    elif state == "present":
+    if state == "present":
         _present(client, params, current, result, check_mode)
     else:
         _absent(client, params, current, result, check_mode)
@@ -135,3 +133,17 @@ def _absent(client, params, current, result, check_mode):
                             found=seen is not None, kv=_kv(seen), previous=_kv(current))
     else:
         client.delete(key)
+
+
+def run_key_info(params):
+    """etcd_key_info: the key (or every key under a prefix), read-only."""
+    key = params["key"]
+    if not key:
+        raise EtcdConfigError("key must not be empty")
+    client = client_from_params(params)
+    prefix = bool(params.get("prefix"))
+    kvs = client.get(key, prefix=prefix)
+    exact = next((kv for kv in kvs if kv.key == key), None)
+    return {"changed": False, "found": exact is not None if not prefix else bool(kvs), "kv": _kv(exact),
+            "kvs": [kv.as_dict() for kv in kvs], "count": len(kvs), "revision": client.revision,
+            "endpoint": client.last_endpoint}
