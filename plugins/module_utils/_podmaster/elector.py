@@ -115,6 +115,10 @@ class _Stopping(Exception):
     pass
 
 
+class _SteppedDown(Exception):
+    """The deadline passed during this step: end it; the next one starts from a fresh lease."""
+
+
 class Elector:  # pylint: disable=too-many-instance-attributes
     """Runs the lock for ``components`` against ``client`` (an ``_etcd`` :class:`EtcdClient`)."""
 
@@ -202,7 +206,8 @@ class Elector:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------------------------- etcd calls
     def _call(self, func, *args, **kwargs):
         """Every etcd request goes through here: deadline and stop are checked before sending."""
-        self.enforce_deadline()
+        if self.enforce_deadline():
+            raise _SteppedDown()
         if self.stopping:
             raise _Stopping()
         LOG.debug("etcd request: %s %s", func.__name__, " ".join(str(a) for a in args))
@@ -334,6 +339,8 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                         self._check(comp)
             except _Stopping:
                 return
+            except _SteppedDown:
+                pass
             except EtcdError as exc:
                 self.errors += 1
                 delay = min(self.settings.max_backoff, self.settings.poll_interval * 2 ** min(self.errors - 1, 10))

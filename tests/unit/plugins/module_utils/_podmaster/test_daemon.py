@@ -1,0 +1,69 @@
+"""The daemon's configuration: bad input is refused with the setting named, before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.daemon import ConfigError, load_config
+from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.elector import Settings
+from podmaster_harness import PACKAGE
+
+
+def write(tmp_path, **conf):
+    base = {"endpoints": ["http://127.0.0.1:2379"],
+            "components": [{"name": "kube-scheduler", "source": "/srv/kubernetes/kube-scheduler.yaml",
+                            "dest": "/etc/kubernetes/manifests/kube-scheduler.yaml"}]}
+    base.update(conf)
+    path = tmp_path / "podmaster.json"
+    path.write_text(json.dumps(base))
+    return str(path)
+
+
+def test_defaults(tmp_path):
+    client, identity, comps, settings, status = load_config(write(tmp_path))
+    assert identity == os.uname().nodename
+    assert [c.key for c in comps] == ["/kubeha/podmaster/kube-scheduler"]
+    assert settings.as_dict() == {"ttl": 6, "renew_interval": 2.0, "margin": 2.0, "poll_interval": 0.5, "timeout": 1.0,
+                                  "max_backoff": 2.0}
+    assert client.timeout == 1.0
+    assert status == "/run/kubeha/podmaster.json"
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"components": []}, "lists no components"),
+    ({"components": [{"name": "x", "mode": "pod"}]}, r"components\[0\] \(x\): mode must be static_pod or host"),
+    ({"components": [{"name": "x", "source": "/a"}]}, "mode static_pod needs dest"),
+    ({"components": [{"name": "x", "mode": "host"}]}, "mode host needs unit"),
+    ({"components": [{"name": "x", "source": "/a", "dest": "/a"}]}, "source and dest are the same file"),
+    ({"components": [{"name": "a", "key": "/k", "mode": "host", "unit": "a"},
+                     {"name": "b", "key": "/k", "mode": "host", "unit": "b"}]}, "two components share a key"),
+    ({"ttl": 1}, "ttl must be at least 2"),
+    ({"ttl": 6, "renew_interval": 3.5}, r"renew_interval \(3.5s\) \+ timeout \(1s\) must be below ttl - margin"),
+    ({"endpoints": []}, "no etcd endpoints"),
+    ({"endpoints": ["127.0.0.1:2379"]}, "not an http:// or https:// URL"),
+    ({"endpoints": ["https://127.0.0.1:2379"], "ca_cert": "/nonexistent/ca.crt"}, "cannot load ca_cert /nonexistent/ca.crt"),
+])
+def test_bad_config_is_refused_naming_the_setting(tmp_path, conf, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, **conf))
+
+
+def test_settings_derive_from_ttl():
+    s = Settings(ttl=15)
+    assert (s.renew_interval, s.margin, s.max_backoff) == (5.0, 5.0, 5.0)
+
+
+def test_entry_point_checks_and_exits_2_on_bad_config(tmp_path, podmaster_lib):
+    env = dict(os.environ, PYTHONPATH=podmaster_lib)
+    cmd = [sys.executable, "-m", PACKAGE + "._podmaster.daemon", "--config"]
+    ok = subprocess.run(cmd + [write(tmp_path), "--check"], env=env, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "is valid" in ok.stdout and "kube-scheduler=/kubeha/podmaster/kube-scheduler" in ok.stdout
+    bad = subprocess.run(cmd + [write(tmp_path, ttl=1)], env=env, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "ttl must be at least 2" in bad.stderr

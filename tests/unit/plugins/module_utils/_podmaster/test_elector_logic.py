@@ -1,0 +1,194 @@
+"""Elector decisions with a scripted etcd and a manual clock: the orderings real processes rarely hit."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError, KeyValue
+from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.elector import Component, Elector, Settings
+
+KEY = "/kubeha/podmaster/kube-scheduler"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class Recorder:
+    """Activator that logs into the shared event list."""
+
+    mode = "static_pod"
+
+    def __init__(self, events):
+        self.events = events
+        self.on = False
+
+    def describe(self):
+        return "recorder"
+
+    def activate(self):
+        if self.on:
+            return None
+        self.on = True
+        self.events.append("activate")
+        return "activated"
+
+    def deactivate(self):
+        self.events.append("deactivate")
+        was, self.on = self.on, False
+        return "deactivated" if was else None
+
+
+class FakeEtcd:
+    """One key, leases by ID; ``during`` hooks run inside a call (to move the clock while 'on the wire')."""
+
+    def __init__(self, events, clock):
+        self.events = events
+        self.clock = clock
+        self.kv = None
+        self.leases = {}
+        self.next_id = 0x10
+        self.during = {}
+        self.fail = set()
+
+    def _hit(self, name):
+        self.events.append("etcd:" + name)
+        hook = self.during.pop(name, None)
+        if hook:
+            hook()
+        if name in self.fail:
+            raise EtcdError("%s: connection refused" % name)
+
+    def lease_grant(self, ttl):
+        self._hit("lease_grant")
+        self.next_id += 1
+        self.leases[self.next_id] = ttl
+        return self.next_id, ttl
+
+    def lease_keepalive(self, lease_id):
+        self._hit("lease_keepalive")
+        return self.leases.get(lease_id, 0)
+
+    def lease_revoke(self, lease_id):
+        self._hit("lease_revoke")
+        if self.kv is not None and self.kv.lease == lease_id:
+            self.kv = None
+        return self.leases.pop(lease_id, None) is not None
+
+    def get_one(self, key):
+        self._hit("get_one")
+        return self.kv
+
+    def put_if(self, key, value, create_only=False, lease=0):
+        self._hit("put_if")
+        if self.kv is None:
+            self.kv = KeyValue(key, value, 5, 5, 1, lease)
+            return True, self.kv
+        return False, self.kv
+
+    def delete_if(self, key, prev_revision=None):
+        self._hit("delete_if")
+        self.kv = None
+        return True, None
+
+
+@pytest.fixture
+def world():
+    events = []
+    clock = Clock()
+    etcd = FakeEtcd(events, clock)
+    act = Recorder(events)
+    elector = Elector(etcd, "m1", [Component("kube-scheduler", KEY, act)], Settings(), clock=clock)
+    return elector, etcd, act, clock, events
+
+
+def test_acquires_then_activates(world):
+    elector, etcd, act, _clock, events = world
+    elector.step()
+    assert events == ["etcd:lease_grant", "etcd:get_one", "etcd:put_if", "activate"]
+    assert act.on and etcd.kv.value == "m1"
+
+
+def test_same_identity_other_lease_is_not_ours(world):
+    elector, etcd, act, _clock, _events = world
+    etcd.kv = KeyValue(KEY, "m1", 3, 3, 1, 0x999)  # written by a twin with our name
+    elector.step()
+    assert not act.on
+    assert elector.components[0].holder == "m1" and not elector.components[0].held
+
+
+def test_a_late_keepalive_answer_never_extends_past_the_deadline(world):
+    elector, etcd, act, clock, events = world
+    elector.step()
+    clock.now += 2.0                    # renewal due; the process freezes while the request is out
+    etcd.during["lease_keepalive"] = lambda: setattr(clock, "now", clock.now + 30)
+    del events[:]
+    elector.step()
+    # the answer came (TTL 6 from a request sent 30 s ago): it extends nothing; deactivate, end the step
+    assert events == ["etcd:lease_keepalive", "deactivate"]
+    assert not act.on
+    etcd.leases.clear()                  # meanwhile etcd expired the lease and a peer took the key
+    etcd.kv = KeyValue(KEY, "m2", 9, 9, 1, 0x777)
+    elector.step()
+    assert events[2:] == ["etcd:lease_revoke", "etcd:lease_grant", "etcd:get_one"]
+    assert not act.on
+
+
+def test_wakes_past_deadline_and_deactivates_before_any_request(world):
+    elector, etcd, act, clock, events = world
+    elector.step()
+    clock.now += 20                      # SIGSTOP ... SIGCONT; meanwhile etcd expired the lease, m2 took the key
+    etcd.leases.clear()
+    etcd.kv = KeyValue(KEY, "m2", 9, 9, 1, 0x777)
+    del events[:]
+    elector.step()
+    assert events == ["deactivate", "etcd:lease_revoke", "etcd:lease_grant", "etcd:get_one"]
+    assert act.on is False
+    assert elector.components[0].holder == "m2"
+
+
+def test_guard_steps_down_while_the_main_loop_is_blocked(world):
+    elector, _etcd, act, clock, events = world
+    elector.step()
+    clock.now += 3.9
+    assert not elector.enforce_deadline() and act.on
+    clock.now += 0.1                     # deadline = grant sent + TTL 6 - margin 2
+    assert elector.enforce_deadline()    # what the guard thread calls, whatever the main loop does
+    assert not act.on and events[-1] == "deactivate"
+
+
+def test_errors_back_off_exponentially(world):
+    elector, etcd, _act, clock, events = world
+    etcd.fail.add("lease_grant")
+    delays = []
+    for _ in range(5):
+        elector.step()
+        delays.append(elector.next_attempt - clock.now)
+        clock.now = elector.next_attempt
+    assert events.count("etcd:lease_grant") == 5
+    assert 0.4 <= delays[0] <= 0.6
+    assert all(b >= a * 1.3 for a, b in zip(delays[:2], delays[1:3]))
+    assert all(d <= 2.0 * 1.2 for d in delays)
+
+
+def test_lost_key_deactivates(world):
+    elector, etcd, act, clock, events = world
+    elector.step()
+    etcd.kv = KeyValue(KEY, "m2", 9, 9, 1, 0x777)  # someone deleted ours and m2 took it
+    clock.now += 2.0
+    elector.step()
+    assert not act.on and events[-1] == "deactivate"
+    assert "m2" in elector.components[0].reason
+
+
+def test_shutdown_deactivates_then_revokes(world):
+    elector, etcd, act, _clock, events = world
+    elector.step()
+    del events[:]
+    elector.shutdown()
+    assert events == ["deactivate", "etcd:lease_revoke"]
+    assert etcd.kv is None and not act.on
