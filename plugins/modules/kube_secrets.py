@@ -39,10 +39,10 @@ description:
     C(kubelet/<node>.{crt,key}), C(etcd/<member>/{peer,server}.{crt,key}), C(auth/basic_auth.csv),
     C(auth/known_tokens.csv), C(bundles/<host>.tar). Keys and CSV files C(0600), certificates C(0644),
     directories C(0700); modes changed by hand are restored."
-  - Run it on the controller (C(delegate_to: localhost), C(run_once: true)); private keys are never returned,
+  - Run it on the controller (C(delegate_to=localhost), C(run_once=true)); private keys are never returned,
     logged or shown in diffs.
 author:
-  - kubeha developers
+  - kubeha developers (@kubeha)
 requirements:
   - cryptography >= 42.0 on the host that runs the module (the controller)
 attributes:
@@ -328,7 +328,7 @@ def main():
             ca_valid_days=dict(type="int", default=3650),
             regenerate_ca=dict(type="list", elements="str", default=[], choices=["kubernetes", "etcd", "service_account"]),
             basic_auth_users=_users("password"),
-            tokens=_users("token"),
+            tokens=dict(_users("token"), no_log=False),  # the list is not secret; its token suboption is no_log
             bundles=dict(type="list", elements="dict", default=[], options=dict(
                 host=dict(type="str", required=True), master=dict(type="bool", default=False),
                 node=dict(type="bool", default=False), etcd_member=dict(type="str"))),
