@@ -72,6 +72,15 @@ def free_port() -> int:
     raise RuntimeError("no free TCP port found on 127.0.0.1")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the test process dies (Linux PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes  # pylint: disable=import-outside-toplevel
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _scratch_dir(prefix: str) -> str:
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     return tempfile.mkdtemp(prefix=prefix, dir=base)
@@ -265,7 +274,7 @@ class Member:  # pylint: disable=too-many-instance-attributes
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True)
+                env=env, start_new_session=True, preexec_fn=_die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
         return self
 
     def stop(self, kill: bool = False, timeout: float = 10.0) -> None:
