@@ -26,9 +26,9 @@ description:
     unreadable, its key does not match, its issuer is not the current CA, its subject, SANs or extended key
     usage differ from what is asked, or it expires within O(renew_before) days. A key is regenerated only
     when missing, unreadable or not of O(key_type); otherwise reissuing keeps the key.
-  - A CA or the service-account key is created when absent and never replaced unless O(regenerate_ca) names
-    it; a CA that expires within O(renew_before) days is a loud warning. A CA whose files are damaged is an
-    error that changes nothing.
+  - A CA or the service-account key is created when absent (both halves, and nothing it signed left) and never
+    replaced unless O(regenerate_ca) names it; a CA that expires within O(renew_before) days is a loud warning. A CA
+    whose files are damaged or half missing is an error that changes nothing.
   - C(basic_auth.csv) and C(known_tokens.csv) in the format the apiserver reads
     (C(secret,user,uid,"group1,group2")); secrets are random, generated once and kept while the user is
     listed.

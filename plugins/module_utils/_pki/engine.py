@@ -109,6 +109,13 @@ class Engine:
             reason = "regenerate_ca asks for a new %s CA" % name
         elif cert_data is None and key_data is None and not cert_err and not key_err:
             reason = "missing"
+            signed = [leaf.cert for leaf in desired.leaves(self.p) if leaf.ca == name and self.store.mode(leaf.cert) is not None]
+            if signed:
+                raise PkiError(
+                    "%s CA in %s is missing (ca/%s.crt and ca/%s.key) while certificates it signed are there (%s): a new CA "
+                    "would silently replace it. Restore ca/%s.crt and ca/%s.key from a backup, or set regenerate_ca: [%s] for one "
+                    "run to make a new CA and reissue everything it signs." % (
+                        name, self.store.root, name, name, ", ".join(signed[:3]) + (", ..." if len(signed) > 3 else ""), name, name, name))
         else:
             cert, ca_key, problem = None, None, cert_err or key_err
             if not problem:
@@ -165,6 +172,9 @@ class Engine:
             raise PkiError("%s is %s. It signs every service-account token, so it is never replaced on its own: restore it from a "
                            "backup, or set regenerate_ca: [service_account] for one run (existing tokens stop working)."
                            % (self.store.path(desired.SA_KEY), key_err))
+        if sa_key is None and key_data is None and pub_data is not None and not self._forced(desired.SERVICE_ACCOUNT):
+            raise PkiError("%s is missing while sa.pub is there: a new key would invalidate every service-account token. Restore it "
+                           "from a backup, or set regenerate_ca: [service_account] for one run." % self.store.path(desired.SA_KEY))
         if sa_key is None:
             reason = "regenerate_ca asks for a new service-account key" if key_data is not None else "missing"
             self.new_keys[desired.SA_KEY] = self.p["key_type"]

@@ -163,6 +163,15 @@ def test_ca_is_never_replaced_on_its_own(params, run, tmp_path):
         run(params())
     del before["ca/kubernetes.crt"]
     assert _snapshot(dest) == before  # nothing written
+    # both halves gone while the certificates it signed remain: still no silent new CA
+    (dest / "ca/kubernetes.key").unlink()
+    with pytest.raises(PkiError, match="kubernetes CA .* is missing .* while certificates it signed are there"):
+        run(params())
+    (dest / "sa/sa.key").unlink()
+    with pytest.raises(PkiError, match="sa.key is missing while sa.pub is there"):
+        run(params(regenerate_ca=["kubernetes", "etcd"]))
+    result = run(params(regenerate_ca=["kubernetes", "etcd", "service_account"]))
+    assert result.changes()["ca/kubernetes.crt"] == "regenerated" and result.changes()["sa/sa.key"] == "created"
 
 
 def test_regenerate_ca_reissues_only_what_it_signed(params, run, tmp_path):
