@@ -45,18 +45,24 @@ author:
   - kubeha developers (@kubeha)
 requirements:
   - cryptography >= 42.0 on the host that runs the module (the controller)
+extends_documentation_fragment:
+  - kubeha.cluster.attributes
+  - kubeha.cluster.attributes.POSIX
 attributes:
   check_mode:
     support: full
-    description: Reports every file that would be created, reissued or fixed, and why, without writing anything.
+    details:
+      - Reports every file that would be created, reissued or fixed, and why, without writing anything.
   diff_mode:
     support: full
-    description: Shows subjects, issuers, SANs, extended key usages and expiry dates of changed certificates, key types, and user
-      names of the CSV files; never key material, passwords or tokens.
+    details:
+      - Shows subjects, issuers, SANs, extended key usages and expiry dates of changed certificates, key types, and user
+        names of the CSV files; never key material, passwords or tokens.
   platform:
     support: full
     platforms: posix
-    description: Runs on the controller.
+    details:
+      - Runs on the controller (C(delegate_to=localhost)).
 options:
   dest:
     description: Controller directory holding the cluster's secrets; created with mode C(0700).
