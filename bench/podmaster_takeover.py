@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Takeover time of the podmaster lock after the holder dies, against a real 3-member TLS etcd.
 
     python3 bench/podmaster_takeover.py [--trials 12] [--how kill|term] [--ttl 6 ...]
@@ -44,7 +43,7 @@ def main():
     lib = ship(os.path.join(work, "lib"))
     sys.path.insert(0, lib)
     from kubeha_podmaster._podmaster.elector import Settings  # pylint: disable=import-outside-toplevel
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--how", choices=["kill", "term"], default="kill", help="SIGKILL (default) or SIGTERM the holder")
     for name in Settings.FIELDS:
@@ -61,9 +60,10 @@ def main():
     print("etcd: 3 members, TLS with client certificates, %s" % os.environ.get("ETCD_BIN", "/usr/bin/etcd"))
     times = []
     with start_cluster(3, tls=True) as cluster:
-        components = lambda name: [{"name": "kube-scheduler", "key": "/kubeha-bench/kube-scheduler", "mode": "static_pod",  # noqa: E731
-                                    "source": os.path.join(work, name, "srv", "kube-scheduler.yaml"),
-                                    "dest": os.path.join(work, name, "manifests", "kube-scheduler.yaml")}]
+        def components(name):
+            return [{"name": "kube-scheduler", "key": "/kubeha-bench/kube-scheduler", "mode": "static_pod",
+                     "source": os.path.join(work, name, "srv", "kube-scheduler.yaml"),
+                     "dest": os.path.join(work, name, "manifests", "kube-scheduler.yaml")}]
         pms = [Podmaster(lib, work, "master%d" % i, cluster.endpoints, tls=cluster.tls, settings=settings.as_dict(),
                          components=components("master%d" % i)).start(log_level="INFO") for i in range(3)]
         try:

@@ -185,11 +185,11 @@ def main(argv=None):
     try:
         client, identity, components, settings, status_file = load_config(args.config, args.identity)
     except ConfigError as exc:
-        print("podmaster: %s" % exc, file=sys.stderr)
+        sys.stderr.write("podmaster: %s\n" % exc)
         return 2
     if args.check:
-        print("podmaster: config %s is valid: identity %s, %s, components %s"
-              % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
+        sys.stdout.write("podmaster: config %s is valid: identity %s, %s, components %s\n"
+                         % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
         return 0
     elector = Elector(client, identity, components, settings)
     logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
@@ -209,4 +209,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -210,7 +210,9 @@ def test_same_identity_on_two_hosts_cannot_both_hold(spawn, etcd_tls):
         wait_for(lambda: len(checker.active()) == 1, 10, "one twin to become active")
         wait_for(lambda: all(p.status().get("lease") for p in twins), 5, "both twins to hold a lease")
         # let the standby twin see the key (value "master", its own identity) a few times
-        polls = lambda: twins[0].log().count("etcd request: get_one") + twins[1].log().count("etcd request: get_one")  # noqa: E731
+
+        def polls():
+            return twins[0].log().count("etcd request: get_one") + twins[1].log().count("etcd request: get_one")
         start = polls()
         wait_for(lambda: polls() >= start + 6, 10, "several more key reads")
     assert checker.overlaps == []

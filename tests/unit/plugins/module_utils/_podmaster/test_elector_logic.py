@@ -165,7 +165,7 @@ def test_errors_back_off_exponentially(world):
     elector, etcd, _act, clock, events = world
     etcd.fail.add("lease_grant")
     delays = []
-    for _ in range(5):
+    for _attempt in range(5):
         elector.step()
         delays.append(elector.next_attempt - clock.now)
         clock.now = elector.next_attempt
