@@ -36,8 +36,8 @@ options:
     default: 60
   expected_members:
     description:
-      - Number of members the cluster should have. With O(wait=true) the module waits for it; without, a different
-        count is reported as a failure.
+      - Number of voting members (learners not counted) the cluster should have. With O(wait=true) the module waits
+        for it; without, a different count is reported as a failure.
     type: int
 author:
   - kubeha developers (@kubeha)

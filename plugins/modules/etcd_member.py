@@ -56,7 +56,9 @@ options:
     default: false
   wait_timeout:
     description:
-      - Seconds O(promote=true) waits for a learner to catch up before failing.
+      - Seconds to keep retrying while etcd refuses a change for a passing reason (a learner still catching up
+        with the leader for O(promote=true); members connected for less than 5 seconds, which etcd's
+        C(--strict-reconfig-check) requires before any membership change; an election in progress).
     type: float
     default: 30
 author:
