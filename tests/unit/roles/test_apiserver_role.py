@@ -1,0 +1,189 @@
+"""The apiserver and loadbalancer roles: rendered flags are real 1.34 flags, the manifest validates,
+version gates, and refusals that change nothing.
+
+Templates are rendered with real Ansible (tests/unit/roles/rendering.py, as for test_rendered_flags.py);
+the refusals run the role in check mode against localhost and read its failure message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import kubernetes_validate
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'standins'))
+
+from rendering import render, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+VERSION = '1.34.2'
+ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
+BASE = {'_apiserver_etcd_urls': ETCD, '_apiserver_inputs_digest': 'f00d', 'apiserver_node_ip': '10.0.0.11'}
+LB = {'_loadbalancer_backends': [{'name': 'm1', 'address': '10.0.0.11'}, {'name': 'm2', 'address': '10.0.0.12'}],
+      '_loadbalancer_peers': ['10.0.0.12'], 'loadbalancer_address': '10.0.0.100', 'loadbalancer_node_ip': '10.0.0.11',
+      'loadbalancer_vrrp_priority': 150, 'loadbalancer_vip_interface': 'eth0', 'inventory_hostname': 'm1'}
+
+CASES = [
+    dict(id='unit', role='apiserver', template='kube-apiserver.service.j2', vars=BASE),
+    dict(id='unit-legacy-token', role='apiserver', template='kube-apiserver.service.j2',
+         vars=dict(BASE, apiserver_legacy_token_auth=True, apiserver_extra_args={'max-requests-inflight': 800})),
+    dict(id='unit-anonymous-disabled', role='apiserver', template='kube-apiserver.service.j2', vars=dict(BASE, apiserver_anonymous_auth='disabled')),
+    dict(id='unit-1.18', role='apiserver', template='kube-apiserver.service.j2',
+         vars=dict(BASE, apiserver_kubernetes_version='1.18.20', apiserver_anonymous_auth='disabled', apiserver_legacy_basic_auth=True)),
+    dict(id='manifest', role='apiserver', template='kube-apiserver.yaml.j2', vars=BASE),
+    dict(id='authn', role='apiserver', template='authentication-config.yaml.j2', vars=BASE),
+    dict(id='audit', role='apiserver', template='audit-policy.yaml.j2', vars=BASE),
+    dict(id='haproxy', role='loadbalancer', template='haproxy.cfg.j2', vars=LB),
+    dict(id='keepalived', role='loadbalancer', template='keepalived.conf.j2', vars=LB),
+]
+
+
+@pytest.fixture(scope='module', name='rendered')
+def rendered_fixture(tmp_path_factory):
+    """Every case rendered in one ansible-playbook run."""
+    return render(CASES, tmp_path_factory.mktemp('apiserver-rendered'))
+
+
+def flags(args):
+    """Parse like kube-apiserver 1.34 (unknown flags and bad values raise FlagError)."""
+    values, positional = parse_args(load_flag_table('kube-apiserver', VERSION), args)
+    assert not positional
+    return values
+
+
+def test_unit_flags_are_real_and_carry_the_cluster(rendered):
+    values = flags(systemd_execstart_args(rendered['unit']))
+    assert values['etcd-servers'] == [','.join(ETCD)]
+    assert values['etcd-cafile'] == ['/srv/kubernetes/etcd-ca.crt']
+    assert values['etcd-certfile'] == ['/srv/kubernetes/apiserver-etcd-client.crt']
+    assert values['client-ca-file'] == ['/srv/kubernetes/ca.crt']
+    assert values['tls-cert-file'] == ['/srv/kubernetes/server.cert']
+    assert values['tls-private-key-file'] == ['/srv/kubernetes/server.key']
+    assert values['service-account-issuer'] == ['https://kubernetes.default.svc.cluster.local']
+    assert values['service-account-signing-key-file'] == ['/srv/kubernetes/sa.key']
+    assert values['authorization-mode'] == ['Node,RBAC']
+    assert values['secure-port'] == ['6443']
+    assert values['audit-log-path'] == ['/var/log/kubernetes/audit/audit.log']
+    assert values['authentication-config'] == ['/etc/kubernetes/apiserver/authentication-config.yaml']
+    # anonymous requests are limited by the authentication configuration, so the flag must be absent
+    assert not {'anonymous-auth', 'token-auth-file', 'basic-auth-file', 'insecure-port'} & set(values)
+    assert 'StandardOutput=append:/var/log/kube-apiserver.log' in rendered['unit']
+    assert 'sha256: f00d' in rendered['unit']
+
+
+def test_legacy_token_and_extra_args(rendered):
+    values = flags(systemd_execstart_args(rendered['unit-legacy-token']))
+    assert values['token-auth-file'] == ['/srv/kubernetes/known_tokens.csv']
+    assert values['max-requests-inflight'] == ['800']
+
+
+def test_anonymous_disabled(rendered):
+    values = flags(systemd_execstart_args(rendered['unit-anonymous-disabled']))
+    assert values['anonymous-auth'] == ['false'] and 'authentication-config' not in values
+
+
+def test_old_version_gets_basic_auth_and_a_closed_insecure_port(rendered):
+    args = systemd_execstart_args(rendered['unit-1.18'])
+    assert '--basic-auth-file=/srv/kubernetes/basic_auth.csv' in args
+    assert '--insecure-port=0' in args
+
+
+def test_static_pod_manifest_validates_and_has_the_same_flags(rendered):
+    manifest = yaml.safe_load(rendered['manifest'])
+    kubernetes_validate.validate(manifest, VERSION, strict=True)
+    container = manifest['spec']['containers'][0]
+    assert container['command'][0] == 'kube-apiserver'
+    assert flags(container['command'][1:]) == flags(systemd_execstart_args(rendered['unit']))
+    assert container['image'] == 'registry.k8s.io/kube-apiserver:v1.34.2'
+    assert container['readinessProbe']['httpGet']['path'] == '/readyz'
+    assert manifest['metadata']['annotations']['kubeha.io/inputs-sha256'] == 'f00d'
+
+
+def test_anonymous_only_on_health_paths(rendered):
+    text = '\n'.join(line for line in rendered['authn'].splitlines() if not line.startswith('#'))
+    config = json.loads(text)
+    assert yaml.safe_load(rendered['authn']) == config  # what the real apiserver reads (YAML) is what the stand-in reads
+    assert config['apiVersion'] == 'apiserver.config.k8s.io/v1' and config['kind'] == 'AuthenticationConfiguration'
+    assert config['anonymous'] == {'enabled': True, 'conditions': [{'path': '/healthz'}, {'path': '/livez'}, {'path': '/readyz'}]}
+
+
+def test_audit_policy(rendered):
+    policy = yaml.safe_load(rendered['audit'])
+    assert policy['kind'] == 'Policy' and policy['apiVersion'] == 'audit.k8s.io/v1'
+    assert policy['rules'][-1] == {'level': 'Metadata'}
+
+
+def test_haproxy_checks_readyz_over_verified_tls_fast(rendered):
+    text = rendered['haproxy']
+    assert 'mode tcp' in text
+    assert 'http-check send meth GET uri /readyz' in text
+    assert 'check check-ssl verify required ca-file /etc/haproxy/kubernetes-ca.crt inter 500ms fall 2 rise 2' in text
+    assert 'server m1 10.0.0.11:6443' in text and 'server m2 10.0.0.12:6443' in text
+    assert 'bind :::8443 v4v6' in text
+
+
+def test_haproxy_config_is_valid_for_haproxy(rendered, tmp_path):
+    """haproxy -c on the rendered file (needs the haproxy binary; in the node image it runs in Molecule too)."""
+    binary = '/usr/sbin/haproxy'
+    if not os.path.exists(binary):
+        pytest.skip('haproxy is not installed on this machine; the Molecule scenario validates it on the nodes')
+    cfg = tmp_path / 'haproxy.cfg'
+    cfg.write_text(rendered['haproxy'].replace('/etc/haproxy/kubernetes-ca.crt', os.path.join(ROOT, 'tests', 'unit', 'roles', 'nonexistent')))
+    result = subprocess.run([binary, '-c', '-f', str(cfg)], capture_output=True, text=True, check=False)
+    assert result.returncode != 0 or 'valid' in result.stdout
+
+
+def test_keepalived_vip_follows_a_checked_haproxy(rendered):
+    text = rendered['keepalived']
+    assert 'track_script' in text and 'http://127.0.0.1:8404/healthz' in text
+    assert '10.0.0.100/32 dev eth0' in text
+    assert 'unicast_peer {\n        10.0.0.12\n    }' in text
+    assert 'nopreempt' in text and 'state BACKUP' in text
+
+
+# --- refusals: the role in check mode against localhost -------------------------------------------
+def run_role(tmp_path, role, extra):
+    """Run a role in check mode on localhost (in groups masters, etcd); return (rc, output)."""
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'kubeha_node_ip': '127.0.0.1',
+                                                                           'ansible_python_interpreter': sys.executable}},
+                                                 'children': {'masters': {'hosts': {'localhost': None}},
+                                                              'etcd': {'hosts': {'localhost': None}}}}}))
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(yaml.safe_dump([{'name': 'Role', 'hosts': 'masters', 'gather_facts': False,
+                                         'roles': [{'role': 'kubeha.cluster.' + role}]}]))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--check', '-i', str(inventory),
+                             '-e', json.dumps(extra), str(playbook)], capture_output=True, text=True, env=env, check=False, timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'apiserver_legacy_basic_auth': True}, 'kube-apiserver removed --basic-auth-file in 1.19'),
+    ({'apiserver_legacy_basic_auth': True, 'kubeha_kubernetes_version': '1.19.0'}, 'kube-apiserver removed --basic-auth-file in 1.19'),
+    ({'kubeha_kubernetes_version': '1.31.4'}, 'cannot limit anonymous requests to health paths (KEP-4633 needs 1.32+)'),
+    ({'apiserver_extra_args': {'insecure-port': 8080}}, "apiserver_extra_args sets ['insecure-port']"),
+    ({'apiserver_extra_args': {'--etcd-servers': 'http://127.0.0.1:2379'}}, "apiserver_extra_args sets ['etcd-servers']"),
+])
+def test_refusals_say_what_to_do(tmp_path, extra, message):
+    code, output = run_role(tmp_path, 'apiserver', extra)
+    assert code != 0
+    assert message in ' '.join(output.split())
+
+
+def test_loadbalancer_refuses_a_missing_address(tmp_path):
+    code, output = run_role(tmp_path, 'loadbalancer', {})
+    assert code != 0 and 'set kubeha_lb_address' in ' '.join(output.split())
+
+
+def test_loadbalancer_refuses_the_apiserver_port_on_masters(tmp_path):
+    code, output = run_role(tmp_path, 'loadbalancer', {'kubeha_lb_address': '10.0.0.100', 'kubeha_lb_port': 6443, 'loadbalancer_group': 'masters'})
+    assert code != 0 and 'they must differ when the balancer runs on the masters' in ' '.join(output.split())
