@@ -130,17 +130,6 @@ def test_haproxy_checks_readyz_over_verified_tls_fast(rendered):
     assert 'bind :::8443 v4v6' in text
 
 
-def test_haproxy_config_is_valid_for_haproxy(rendered, tmp_path):
-    """haproxy -c on the rendered file (needs the haproxy binary; in the node image it runs in Molecule too)."""
-    binary = '/usr/sbin/haproxy'
-    if not os.path.exists(binary):
-        pytest.skip('haproxy is not installed on this machine; the Molecule scenario validates it on the nodes')
-    cfg = tmp_path / 'haproxy.cfg'
-    cfg.write_text(rendered['haproxy'].replace('/etc/haproxy/kubernetes-ca.crt', os.path.join(ROOT, 'tests', 'unit', 'roles', 'nonexistent')))
-    result = subprocess.run([binary, '-c', '-f', str(cfg)], capture_output=True, text=True, check=False)
-    assert result.returncode != 0 or 'valid' in result.stdout
-
-
 def test_keepalived_vip_follows_a_checked_haproxy(rendered):
     text = rendered['keepalived']
     assert 'track_script' in text and 'http://127.0.0.1:8404/healthz' in text
