@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Benchmark the etcd role: fresh podman nodes -> healthy 3-member TLS etcd cluster, then the re-run.
+
+    source .cache/env.sh && python3 bench/etcd_role.py [--runs 3] [--nodes 3]
+
+Each run starts fresh nodes from the project image (localhost/kubeha-node:bookworm, systemd as PID 1) on
+the `kubeha` network, installs the certificates with the kubeha.cluster.secrets role (not timed), then
+times `ansible-playbook` of the kubeha.cluster.etcd role over the podman connection: the converge (static
+bootstrap, host mode, Debian's etcd 3.4) and the idempotent re-run. Prints every run and the medians, with
+the number of tasks that ran and how many reported changed. It measures; it never asserts on time.
+
+The nodes use the etcd_discovery scenario's address block (10.89.30.21-23, names etcd-disc-bench-N): do not
+run it beside that scenario. Reference on this machine's kind of nodes: kubespray's etcd role took
+174-191 s to converge and 145-159 s to re-run (3 changed tasks per host on the re-run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE = os.environ.get('KUBEHA_IMAGE', 'localhost/kubeha-node:bookworm')
+NETWORK = os.environ.get('KUBEHA_NET', 'kubeha')
+PREFIX = 'etcd-disc-bench-'
+FIRST_ADDRESS = 21
+
+PREPARE = """---
+- name: Install the etcd certificates (not timed)
+  hosts: etcd
+  gather_facts: false
+  roles:
+    - role: kubeha.cluster.secrets
+"""
+CONVERGE = """---
+- name: etcd through the role
+  hosts: etcd
+  gather_facts: false
+  roles:
+    - role: kubeha.cluster.etcd
+"""
+
+
+def sh(*cmd, check=True, quiet=True):
+    result = subprocess.run(cmd, capture_output=quiet, text=True, check=False)
+    if check and result.returncode != 0:
+        sys.exit('bench: %s failed (%d): %s' % (' '.join(cmd), result.returncode, (result.stderr or '')[-2000:]))
+    return result
+
+
+def names(count):
+    return ['%s%d' % (PREFIX, i) for i in range(1, count + 1)]
+
+
+def remove_nodes(count):
+    for name in names(count):
+        sh('podman', 'rm', '-f', '-t', '0', name, check=False)
+
+
+def start_nodes(count):
+    remove_nodes(count)
+    for i, name in enumerate(names(count)):
+        sh('podman', 'run', '-d', '--name', name, '--hostname', name, '--network', NETWORK,
+           '--ip', '10.89.30.%d' % (FIRST_ADDRESS + i), '--cap-add', 'SYS_ADMIN,NET_RAW', '--systemd', 'always',
+           IMAGE, '/sbin/init')
+    deadline = time.monotonic() + 120
+    for name in names(count):
+        while True:
+            state = sh('podman', 'exec', name, 'systemctl', 'is-system-running', check=False).stdout.strip()
+            if state in ('running', 'degraded'):
+                break
+            if time.monotonic() > deadline:
+                sys.exit('bench: %s did not boot (systemd says %r)' % (name, state))
+            time.sleep(0.2)
+
+
+def write_inventory(workdir, count):
+    lines = ['all:', '  vars:', '    ansible_connection: containers.podman.podman',
+             '    ansible_python_interpreter: /usr/bin/python3',
+             '    kubeha_secrets_dir: %s/secrets' % workdir,
+             '    secrets_masters_group: etcd',  # kube_secrets wants a master; the members stand in
+             '    secrets_masters_are_nodes: false',
+             '    secrets_etcd_file_owner: etcd', '    secrets_etcd_file_group: etcd',
+             '  children:', '    etcd:', '      hosts:']
+    for i, name in enumerate(names(count)):
+        lines += ['        %s:' % name, '          kubeha_node_ip: 10.89.30.%d' % (FIRST_ADDRESS + i)]
+    path = os.path.join(workdir, 'inventory.yml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    return path
+
+
+def playbook(workdir, name, text):
+    path = os.path.join(workdir, name)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    return path
+
+
+def run_playbook(inventory, path):
+    """Run it; return (seconds, tasks that ran, changed count over all hosts, output)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_PIPELINING='true', ANSIBLE_RETRY_FILES_ENABLED='0',
+               ANSIBLE_FORKS='10', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks')
+    start = time.monotonic()
+    result = subprocess.run(['ansible-playbook', '-i', inventory, path], capture_output=True, text=True, env=env,
+                            check=False)
+    seconds = time.monotonic() - start
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit('bench: %s failed:\n%s' % (os.path.basename(path), output[-6000:]))
+    recap = re.findall(r'^\S+\s+: ok=(\d+)\s+changed=(\d+)', output, re.M)
+    tasks = len(re.findall(r'^TASK \[', output, re.M))
+    changed = sum(int(c) for _, c in recap)
+    return seconds, tasks, changed, output
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--nodes', type=int, default=3, choices=[1, 3])
+    parser.add_argument('--keep', action='store_true', help='leave the nodes of the last run running')
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='etcd-bench-') as workdir:
+        inventory = write_inventory(workdir, args.nodes)
+        prepare = playbook(workdir, 'prepare.yml', PREPARE)
+        converge = playbook(workdir, 'converge.yml', CONVERGE)
+        try:
+            for run in range(1, args.runs + 1):
+                start_nodes(args.nodes)
+                run_playbook(inventory, prepare)
+                first = run_playbook(inventory, converge)
+                second = run_playbook(inventory, converge)
+                rows.append((first, second))
+                print('run %d: converge %6.1f s (%d tasks, %d changed)   re-run %6.1f s (%d tasks, %d changed)'
+                      % (run, first[0], first[1], first[2], second[0], second[1], second[2]), flush=True)
+        finally:
+            if not args.keep:
+                remove_nodes(args.nodes)
+
+    converge_times = [r[0][0] for r in rows]
+    rerun_times = [r[1][0] for r in rows]
+    print()
+    print('etcd role, %d fresh podman nodes -> healthy %d-member TLS cluster (host mode, static bootstrap), %d runs'
+          % (args.nodes, args.nodes, len(rows)))
+    print('  converge  median %6.1f s  (min %.1f, max %.1f)  tasks %d, changed %d'
+          % (statistics.median(converge_times), min(converge_times), max(converge_times), rows[-1][0][1], rows[-1][0][2]))
+    print('  re-run    median %6.1f s  (min %.1f, max %.1f)  tasks %d, changed %d'
+          % (statistics.median(rerun_times), min(rerun_times), max(rerun_times), rows[-1][1][1], rows[-1][1][2]))
+    print('  targets: converge <= 30 s, re-run <= 15 s with changed=0; kubespray here: 174-191 s / 145-159 s')
+    load = os.getloadavg()
+    print('  load average during the bench: %.1f %.1f %.1f on %d CPUs' % (load[0], load[1], load[2], os.cpu_count()))
+    print()
+    print('slowest tasks of the last converge:')
+    recap = rows[-1][0][3].split('TASKS RECAP')[-1].splitlines()
+    for line in [line for line in recap if '---' in line and 's' in line][:8]:
+        print('  ' + line.strip())
+
+
+if __name__ == '__main__':
+    main()
