@@ -373,17 +373,19 @@ class Engine:
             old, err = self._read(rel)
             if err:
                 raise PkiError("%s is %s: fix its permissions or remove it" % (self.store.path(rel), err))
-            wanted = {"files": sorted(dst for _src, dst, _kind in files)}
+            dirs = set(dst.rsplit("/", 1)[0] for _src, dst, _kind in files)
+            changing = sorted(dst for src, dst, _kind in files if self.files.get(src, {}).get("action") not in (None, UNCHANGED, MODE))
+            wanted = {"files": sorted(dirs | set(dst for _src, dst, _kind in files)), "changed_files": changing}
             if check_mode:
                 pending = sorted(set(src for src, _dst, _kind in files if self.files.get(src, {}).get("action") not in (None, UNCHANGED, MODE)))
                 if old is None or pending:
                     reasons = ["missing"] if old is None else ["files in it change: %s" % ", ".join(pending)]
-                    self._record(rel, CREATED if old is None else UPDATED, reasons, {"files": bundle.names(old)} if old else None, wanted)
+                    self._record(rel, CREATED if old is None else UPDATED, reasons, {"files": sorted(bundle.names(old))} if old else None, wanted)
                     continue
             new = self._bundle_bytes(spec, files)
             if new != old:
-                self._record(rel, CREATED if old is None else UPDATED, ["missing"] if old is None else ["files in it changed"],
-                             {"files": bundle.names(old)} if old else None, wanted)
+                self._record(rel, CREATED if old is None else UPDATED, ["missing"] if old is None else ["files in it changed: %s" % ", ".join(changing or ["file times"])],
+                             {"files": sorted(bundle.names(old))} if old else None, wanted)
                 if not check_mode:
                     self.store.write(rel, new, KEY_MODE)
             else:
