@@ -384,8 +384,8 @@ class Engine:
                     continue
             new = self._bundle_bytes(spec, files)
             if new != old:
-                self._record(rel, CREATED if old is None else UPDATED, ["missing"] if old is None else ["files in it changed: %s" % ", ".join(changing or ["file times"])],
-                             {"files": sorted(bundle.names(old))} if old else None, wanted)
+                reason = "missing" if old is None else "files in it changed: %s" % ", ".join(changing or ["file times"])
+                self._record(rel, CREATED if old is None else UPDATED, [reason], {"files": sorted(bundle.names(old))} if old else None, wanted)
                 if not check_mode:
                     self.store.write(rel, new, KEY_MODE)
             else:
