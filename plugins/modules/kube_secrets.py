@@ -69,7 +69,9 @@ options:
     type: path
     required: true
   masters:
-    description: The masters; each one's name and IP go into the apiserver certificate.
+    description:
+      - The masters; each one's name and IP go into the apiserver certificate.
+      - May be empty (an etcd-only deployment); the Kubernetes CA and client certificates are made all the same.
     type: list
     elements: dict
     required: true

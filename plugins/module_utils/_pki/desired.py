@@ -90,8 +90,6 @@ def validate(params):
     errors = []
     masters = params.get("masters") or []
     members = params.get("etcd_members") or []
-    if not masters:
-        errors.append("masters is empty: list at least one master as {name, ip}")
     if not members:
         errors.append("etcd_members is empty: list at least one etcd member as {name, ip}")
     for what, hosts in (("masters", masters), ("etcd_members", members)):

@@ -216,6 +216,14 @@ def test_service_account_key_kept_and_pub_rederived(params, run, tmp_path):
     assert (dest / "sa/sa.key").read_bytes() == key
 
 
+def test_etcd_only_deployment(params, run, tmp_path):
+    result = run(params(masters=[], nodes=[], bundles=[dict(host="e3", etcd_member="e3")]))
+    assert result.files["etcd/e3/server.crt"]["action"] == "created"
+    ok, out = openssl_verify(tmp_path / "secrets/ca/etcd.crt", tmp_path / "secrets/etcd/e3/server.crt", "sslserver")
+    assert ok, out
+    assert not run(params(masters=[], nodes=[], bundles=[dict(host="e3", etcd_member="e3")])).changed
+
+
 def test_invalid_description_is_refused():
     from ansible_collections.kubeha.cluster.plugins.module_utils._pki import desired  # pylint: disable=import-outside-toplevel
     from pki_helpers import cluster  # pylint: disable=import-outside-toplevel
