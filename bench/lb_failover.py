@@ -67,7 +67,9 @@ def watch(node, server, state, timeout=30):
 
 def watch_result(proc):
     """When the watched state was reached (time.time()), or None."""
-    out, _err = proc.communicate(timeout=60)
+    out = proc.stdout.read()
+    proc.wait(timeout=60)
+    proc.stderr.read()
     return json.loads(out.strip().splitlines()[-1])['at']
 
 
