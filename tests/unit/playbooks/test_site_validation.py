@@ -1,0 +1,75 @@
+"""playbooks/site.yml refuses an unusable inventory before it changes anything.
+
+The first play runs with every tag; ``--tags validate`` stops there. The hosts below are never
+contacted: each sets kubeha_node_ip, so no facts are gathered.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SITE = os.path.join(ROOT, 'playbooks', 'site.yml')
+
+
+def inventory(etcd=3, masters=3, workers=1, lb='10.0.0.100', ips=None, extra=None):
+    hosts = {}
+    names = ['m%d' % i for i in range(1, max(etcd, masters) + 1)] + ['w%d' % i for i in range(1, workers + 1)]
+    for index, name in enumerate(names):
+        hosts[name] = {'kubeha_node_ip': (ips or {}).get(name, '10.0.0.%d' % (index + 1))}
+    variables = {'ansible_connection': 'local'}
+    if lb is not None:
+        variables['kubeha_lb_address'] = lb
+    variables.update(extra or {})
+    return {'all': {'vars': variables, 'hosts': hosts, 'children': {
+        'etcd': {'hosts': {n: None for n in names[:etcd]}},
+        'masters': {'hosts': {n: None for n in names[:masters]}},
+        'loadbalancers': {'hosts': {n: None for n in names[:2]}},
+        'workers': {'hosts': {n: None for n in names[max(etcd, masters):]}},
+    }}}
+
+
+def validate(tmp_path, inv):
+    path = tmp_path / 'hosts.yml'
+    path.write_text(yaml.safe_dump(inv))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
+    bindir = os.path.dirname(sys.executable)
+    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), '-i', str(path), SITE, '--tags', 'validate'],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_a_good_inventory_passes(tmp_path):
+    rc, out = validate(tmp_path, inventory())
+    assert rc == 0, out
+    assert 'Validate the inventory' in out
+
+
+@pytest.mark.parametrize('inv, expected', [
+    (inventory(etcd=2, masters=3), "group 'etcd' has 2 hosts (m1, m2)"),
+    (inventory(lb=None), 'kubeha_lb_address is not set'),
+    (inventory(ips={'m2': '10.0.0.1'}), 'address 10.0.0.1 is used by m1, m2'),
+    (inventory(ips={'m3': 'node-three'}), "m3: kubeha_node_ip 'node-three' is not an IPv4 or IPv6 address"),
+    (inventory(ips={'m1': '127.0.0.1'}), "m1: kubeha_node_ip '127.0.0.1' is a loopback"),
+    (inventory(lb='10.0.0.2'), 'kubeha_lb_address 10.0.0.2 is also the address of m2'),
+    (inventory(extra={'kubeha_mode': 'docker'}), "kubeha_mode is 'docker'"),
+], ids=['even-etcd', 'no-lb', 'duplicate-ip', 'name-not-ip', 'loopback', 'vip-taken', 'bad-mode'])
+def test_a_bad_inventory_is_refused_before_any_change(tmp_path, inv, expected):
+    rc, out = validate(tmp_path, inv)
+    assert rc != 0
+    assert expected in out
+    assert 'nothing was changed' in out
+
+
+def test_kubespray_group_names_are_accepted(tmp_path):
+    inv = inventory()
+    children = inv['all']['children']
+    children['kube_control_plane'] = children.pop('masters')
+    children['kube_node'] = children.pop('workers')
+    rc, out = validate(tmp_path, inv)
+    assert rc == 0, out
