@@ -93,7 +93,7 @@ def env_flags(text):
 def flag_map(args):
     out = {}
     for arg in args:
-        name, _, value = arg.partition('=')
+        name, value = arg.split("=", 1) if "=" in arg else (arg, "")
         out[name] = value
     return out
 
@@ -231,9 +231,9 @@ def run_role(tmp_path, hosts, group_vars=None):
     (tmp_path / 'play.yml').write_text(yaml.safe_dump([{
         'name': 'etcd', 'hosts': 'etcd', 'gather_facts': False, 'roles': [{'role': 'kubeha.cluster.etcd'}]}]),
         encoding='utf-8')
+    collections = [os.path.join(ROOT, '.cache', 'collections'), os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')]
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0',
-               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([os.path.join(ROOT, '.cache', 'collections'),
-                                                          os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')]))
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(collections))
     result = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '--check', '-i', str(tmp_path / 'inventory.yml'),
                              str(tmp_path / 'play.yml')], capture_output=True, text=True, env=env, cwd=str(tmp_path),
                             check=False, timeout=300)
