@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How fast the load balancer recovers: haproxy dropping a dead apiserver, the VIP moving to the backup.
 
     python3 bench/lb_failover.py [--rounds 5] [--skip-kill]
@@ -23,7 +22,6 @@ import glob
 import http.client
 import json
 import os
-import socket
 import ssl
 import statistics
 import subprocess
@@ -55,8 +53,8 @@ def watch(node, server, state, timeout=30):
     """Start haproxy_watch.py in node; return the process once it has begun watching."""
     with open(WATCH, 'rb') as handle:
         script = handle.read()
-    proc = subprocess.Popen(['podman', 'exec', '-i', node, 'python3', '-', '--server', server, '--state', state, '--timeout', str(timeout)],  # pylint: disable=consider-using-with
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = ['podman', 'exec', '-i', node, 'python3', '-', '--server', server, '--state', state, '--timeout', str(timeout)]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
     proc.stdin.write(script.decode())
     proc.stdin.close()
     line = proc.stderr.readline()

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Wait until haproxy reports a backend server DOWN or UP; print when, as JSON (tests and bench only).
 
     haproxy_watch.py --server NAME --state DOWN [--timeout 30] [--socket /run/haproxy/admin.sock]

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A client of the load-balanced apiserver (tests and bench only; standard library).
 
     vipclient.py probe URL --ca CA [--cert C --key K] [--sni NAME]   one GET, one retry; JSON result

@@ -313,5 +313,5 @@ class APIServer(SecureServing):
             raise StartError('failed to listen on %s:%d: %s' % (host, port, exc)) from exc
         threading.Thread(target=server.serve_forever, name='apiserver-%d' % port, daemon=True).start()
         ready, why = self.etcd_ready()
-        log.info('serving securely on %s:%d; etcd %s %s' % (host, port, ', '.join(self.etcd.endpoints),
-                                                           'reachable' if ready else 'NOT reachable yet: ' + why))
+        state = 'reachable' if ready else 'NOT reachable yet: ' + why
+        log.info('serving securely on %s:%d; etcd %s %s' % (host, port, ', '.join(self.etcd.endpoints), state))

@@ -142,10 +142,9 @@ def test_keepalived_vip_follows_a_checked_haproxy(rendered):
 def run_role(tmp_path, role, extra):
     """Run a role in check mode on localhost (in groups masters, etcd); return (rc, output)."""
     inventory = tmp_path / 'inventory.yml'
-    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'kubeha_node_ip': '127.0.0.1',
-                                                                           'ansible_python_interpreter': sys.executable}},
-                                                 'children': {'masters': {'hosts': {'localhost': None}},
-                                                              'etcd': {'hosts': {'localhost': None}}}}}))
+    host = {'ansible_connection': 'local', 'kubeha_node_ip': '127.0.0.1', 'ansible_python_interpreter': sys.executable}
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'localhost': host},
+                                                 'children': {'masters': {'hosts': {'localhost': None}}, 'etcd': {'hosts': {'localhost': None}}}}}))
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump([{'name': 'Role', 'hosts': 'masters', 'gather_facts': False,
                                          'roles': [{'role': 'kubeha.cluster.' + role}]}]))
