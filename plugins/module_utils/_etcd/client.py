@@ -1,5 +1,6 @@
 # Copyright (c) kubeha developers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """etcd client on the standard library: v3 JSON gateway, v2 keys (discovery registries only).
 
 * Several endpoints with failover, a per-request timeout, TLS with a CA and a client cert/key.

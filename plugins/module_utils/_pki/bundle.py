@@ -1,5 +1,6 @@
 # Copyright (c) kubeha developers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Per-host bundles: one uncompressed tar a host unpacks at ``/``, carrying modes and owners.
 
 A bundle is byte-for-byte stable while its files are unchanged (sorted members, each member's

@@ -1,5 +1,6 @@
 # Copyright (c) kubeha developers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The desired PKI of a cluster, from its declarative description: which CA signs what, for whom.
 
 Controller-side layout (relative to the secrets directory, 0700 directories)::

@@ -1,5 +1,6 @@
 # Copyright (c) kubeha developers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Desired PKI -> plan (what to create or reissue, and why) -> write.
 
 Decisions come from content, never from existence alone: a leaf is reissued when it is missing or

@@ -1,5 +1,6 @@
 # Copyright (c) kubeha developers
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """podmaster: runs one component (scheduler, controller-manager) on exactly one master at a time.
 
 * :mod:`.elector`: the lease lock on etcd (create-only transaction bound to a v3 lease, keep-alive,
