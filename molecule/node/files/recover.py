@@ -21,7 +21,7 @@ import urllib.request
 
 def pid_of(source):
     """Current pid of the daemon, or 0."""
-    kind, _, where = source.partition(':')
+    kind, dummy, where = source.partition(':')
     if kind == 'systemd':
         out = subprocess.run(['systemctl', 'show', '-P', 'MainPID', where], capture_output=True, text=True, check=False).stdout
         return int(out.strip() or 0)
@@ -39,7 +39,7 @@ def pid_of(source):
 
 def healthy(check):
     """True when the daemon answers its health check."""
-    kind, _, where = check.partition(':')
+    kind, dummy, where = check.partition(':')
     if kind == 'http':
         try:
             with urllib.request.urlopen(where, timeout=1) as resp:  # nosec - node-local health URL
