@@ -41,7 +41,7 @@ def nearest_rank(values, pct):
 def main():
     work = tempfile.mkdtemp(prefix="podmaster-bench-")
     lib = ship(os.path.join(work, "lib"))
-    sys.path.insert(0, lib)
+    sys.path.insert(0, lib)   # the zip application is importable too
     from kubeha_podmaster._podmaster.elector import Settings  # pylint: disable=import-outside-toplevel
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--trials", type=int, default=12)

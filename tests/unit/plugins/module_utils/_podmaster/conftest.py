@@ -17,7 +17,7 @@ FAST = {"ttl": 4, "renew_interval": 1.2, "margin": 1.3, "poll_interval": 0.25, "
 
 @pytest.fixture(scope="session")
 def podmaster_lib(tmp_path_factory):
-    """A directory holding kubeha_podmaster/{_podmaster,_etcd} as the control_plane role ships them."""
+    """podmaster.pyz as the control_plane role ships it (path)."""
     return ship(str(tmp_path_factory.mktemp("podmaster-lib")))
 
 

@@ -1,8 +1,8 @@
 """Run real podmaster daemons against real etcd, the way the control_plane role ships them.
 
-:func:`ship` copies ``_podmaster`` and ``_etcd`` under one package directory (as the role does on
-a master), so the daemon runs with the relative import of the collection's one etcd client and no
-Ansible on the path. :class:`Podmaster` is one daemon process with its own source/manifest dirs;
+:func:`ship` builds ``podmaster.pyz`` with the role's builder (the one file the role copies to each
+master): the daemon runs with the relative import of the collection's one etcd client and no Ansible
+on the path. :class:`Podmaster` is one daemon process with its own source/manifest dirs;
 :class:`Checker` samples who is active; :class:`BlackholeProxy` is a TCP proxy on loopback that can
 stop forwarding (accepting but never answering), to cut one podmaster off from etcd.
 """
@@ -40,15 +40,19 @@ spec:
 
 
 def ship(dest):
-    """Copy the daemon and the etcd client into ``dest``/kubeha_podmaster; return ``dest`` (for PYTHONPATH)."""
-    pkg = os.path.join(dest, PACKAGE)
-    os.makedirs(pkg, exist_ok=True)
-    with open(os.path.join(pkg, "__init__.py"), "w", encoding="utf-8") as handle:
-        handle.write('"""kubeha podmaster, shipped by the control_plane role."""\n')
-    for sub in ("_podmaster", "_etcd"):
-        shutil.copytree(os.path.join(MODULE_UTILS, sub), os.path.join(pkg, sub), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
+    """Build podmaster.pyz in ``dest`` with the control_plane role's builder; return its path.
+
+    That is the one file the role copies to every master: the daemon and the collection's etcd client.
+    """
+    sys.path.insert(0, os.path.join(ROOT, "roles", "control_plane", "files"))
+    try:
+        import podmaster_zipapp  # pylint: disable=import-outside-toplevel
+    finally:
+        sys.path.pop(0)
+    os.makedirs(dest, exist_ok=True)
+    pyz = os.path.join(dest, "podmaster.pyz")
+    podmaster_zipapp.build(MODULE_UTILS, pyz)
+    return pyz
 
 
 def wait_for(predicate, timeout, what, interval=0.02):
@@ -66,8 +70,8 @@ def wait_for(predicate, timeout, what, interval=0.02):
 class Podmaster:  # pylint: disable=too-many-instance-attributes
     """One podmaster daemon with its own source and manifest directories under ``workdir``/``name``."""
 
-    def __init__(self, libdir, workdir, name, endpoints, tls=None, identity=None, settings=None, components=None):
-        self.libdir = libdir
+    def __init__(self, pyz, workdir, name, endpoints, tls=None, identity=None, settings=None, components=None):
+        self.pyz = pyz
         self.name = name
         self.dir = os.path.join(workdir, name)
         self.src_dir = os.path.join(self.dir, "srv")
@@ -94,11 +98,10 @@ class Podmaster:  # pylint: disable=too-many-instance-attributes
         self.proc = None
 
     def start(self, log_level="DEBUG"):
-        env = dict(os.environ, PYTHONPATH=self.libdir, PYTHONDONTWRITEBYTECODE="1")
-        env.pop("NOTIFY_SOCKET", None)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NOTIFY_SOCKET")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                [sys.executable, "-m", PACKAGE + "._podmaster.daemon", "--config", self.config_path,
+                [sys.executable, self.pyz, "--config", self.config_path,
                  "--log-level", log_level], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         return self
 
@@ -159,6 +162,7 @@ class Checker:
         self.overlaps = []
         self.samples = 0
         self.max_gap = 0.0
+        self.gaps = []
         self.history = []   # (t, frozenset(active names)) on every change
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -174,6 +178,7 @@ class Checker:
             active = self.active()
             self.samples += 1
             self.max_gap = max(self.max_gap, now - last)
+            self.gaps.append(now - last)
             last = now
             if len(active) > 1:
                 self.overlaps.append((now, sorted(active)))
@@ -181,6 +186,10 @@ class Checker:
                 self.history.append((now, active))
                 seen = active
             self._stop.wait(self.interval)
+
+    def gap_percentile(self, pct):
+        ordered = sorted(self.gaps) or [0.0]
+        return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100.0))]
 
     def first_change_after(self, t0, predicate):
         for t, active in self.history:

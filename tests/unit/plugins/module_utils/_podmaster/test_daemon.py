@@ -11,7 +11,6 @@ import pytest
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.daemon import ConfigError, load_config
 from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.elector import Settings
-from podmaster_harness import PACKAGE
 
 
 def write(tmp_path, **conf):
@@ -59,8 +58,8 @@ def test_settings_derive_from_ttl():
 
 
 def test_entry_point_checks_and_exits_2_on_bad_config(tmp_path, podmaster_lib):
-    env = dict(os.environ, PYTHONPATH=podmaster_lib)
-    cmd = [sys.executable, "-m", PACKAGE + "._podmaster.daemon", "--config"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    cmd = [sys.executable, podmaster_lib, "--config"]
     ok = subprocess.run(cmd + [write(tmp_path), "--check"], env=env, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert "is valid" in ok.stdout and "kube-scheduler=/kubeha/podmaster/kube-scheduler" in ok.stdout
