@@ -5,10 +5,12 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KUBEHA_HOME=${KUBEHA_HOME:-/var/tmp/kubeha}
-# one tree per checkout, so a developer's run and CI's never share one
-top=$KUBEHA_HOME/sanity/$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+# one tree per run, so runs side by side never wipe each other's files
+mkdir -p "$KUBEHA_HOME/sanity"
+top=$(mktemp -d "$KUBEHA_HOME/sanity/run.XXXXXX")
+trap 'rm -rf "$top"' EXIT
 dest=$top/ansible_collections/kubeha/cluster
-rm -rf "$dest"; mkdir -p "$dest"
+mkdir -p "$dest"
 cd "$REPO"
 git ls-files -z --cached --others --exclude-standard \
   | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
@@ -16,4 +18,4 @@ git ls-files -z --cached --others --exclude-standard \
 cd "$dest"
 # ansible-test decides from git which files belong to the collection
 git init -q && git add -A
-exec ansible-test sanity --python 3.11 --color no "$@"
+ansible-test sanity --python 3.11 --color no "$@"
