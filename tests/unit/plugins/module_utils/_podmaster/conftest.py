@@ -9,10 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from podmaster_harness import Podmaster, ship  # noqa: E402  pylint: disable=wrong-import-position
-
-# Short timings keep the tests quick; the benchmark (bench/podmaster_takeover.py) uses the defaults.
-FAST = {"ttl": 4, "renew_interval": 1.2, "margin": 1.3, "poll_interval": 0.25, "timeout": 0.5}
+from podmaster_harness import FAST, Podmaster, ship  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".."))
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 PACKAGE = "kubeha_podmaster"
+# Short timings keep the tests quick; the benchmark (bench/podmaster_takeover.py) uses the defaults.
+FAST = {"ttl": 4, "renew_interval": 1.2, "margin": 1.3, "poll_interval": 0.25, "timeout": 0.5}
 
 MANIFEST = """apiVersion: v1
 kind: Pod

@@ -14,8 +14,7 @@ import time
 import pytest
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdClient
-from conftest import FAST
-from podmaster_harness import BlackholeProxy, Checker, wait_for
+from podmaster_harness import FAST, BlackholeProxy, Checker, wait_for
 
 pytestmark = pytest.mark.slow
 
