@@ -5,7 +5,7 @@
 #           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
 #           there, then print the status. Running it again reuses what is there.
 #   status  print the state of the demo nodes and of what runs on them
-#   down    remove the demo nodes (the node image and the network stay for the next `up`)
+#   down    remove the demo nodes and their secrets (the node image and the network stay for the next `up`)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -47,9 +47,11 @@ up() {
     done
     [ "$s" = running ] || { echo "demo.sh: $n did not boot: systemd says '$s'"; podman exec "$n" systemctl --failed || true; exit 1; }
   done
-  if [ -f playbooks/site.yml ]; then
-    ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/site.yml
-  fi
+  # Stand-ins for the Kubernetes binaries (tests/standins; they accept the real flags and serve the
+  # real health endpoints, and say they are stand-ins): no real server binary can be had here.
+  echo "== laying out the Kubernetes stand-ins in $KUBEHA_HOME/demo-artifacts"
+  python3 tests/standins/build_artifacts.py "$KUBEHA_HOME/demo-artifacts" --version 1.34.2 >/dev/null
+  ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/site.yml
   status
 }
 
@@ -60,18 +62,20 @@ status() {
     n=${spec%%:*}; ip=${spec#*:}
     printf '%-16s %-14s %s\n' "$n" "$ip" "$(node_state "$n")"
   done
-  if [ -f playbooks/status.yml ]; then
-    # shellcheck disable=SC1091
-    source .cache/env.sh
-    ANSIBLE_PIPELINING=true ANSIBLE_STDOUT_CALLBACK=ansible.builtin.minimal \
-      ansible-playbook -i "$INVENTORY" playbooks/status.yml
-  fi
+  [ "$(podman inspect --format '{{.State.Status}}' kubeha-demo-m1 2>/dev/null)" = running ] || return 0
+  # shellcheck disable=SC1091
+  source .cache/env.sh
+  local table; table=$(mktemp)
+  ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/status.yml -e "status_file=$table" >/dev/null ||
+    echo "demo.sh: the status playbook failed; run: ansible-playbook -i $INVENTORY playbooks/status.yml"
+  echo; cat "$table"; rm -f "$table"
 }
 
 down() {
   local spec
   for spec in "${NODES[@]}"; do podman rm -f -t 0 "${spec%%:*}" >/dev/null 2>&1 || true; done
-  echo "demo nodes removed"
+  rm -rf inventories/demo/secrets "${KUBEHA_HOME:-/var/tmp/kubeha}/demo-artifacts"
+  echo "demo nodes, their secrets (inventories/demo/secrets) and the stand-in artifacts removed"
 }
 
 case $cmd in
