@@ -104,6 +104,7 @@ class Component:  # pylint: disable=too-many-instance-attributes
         self.cooldown_until = 0.0
         self.release = False       # activation failed: give the key back so a peer can run it
         self.must_deactivate = False  # a deactivation failed: retry it every tick
+        self.next_reconcile = 0.0     # when a standby next checks that nothing runs here
 
     def status(self):
         return {"key": self.key, "mode": self.activator.mode, "target": self.activator.describe(),
@@ -301,6 +302,7 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 if comp.must_deactivate and not comp.held:
                     self._deactivate(comp, comp.reason)
                 if not (comp.held and valid):
+                    self._reconcile_standby(comp, now)
                     continue
                 try:
                     change = comp.activator.activate()
@@ -318,6 +320,22 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                     comp.reason = change
                     self._changed()
                     LOG.info("%s: %s (key %s, holder %s)", comp.name, change, comp.key, self.identity)
+
+    def _reconcile_standby(self, comp, now):
+        """Under the lock: a component we do not hold must not run here, whoever started it."""
+        if now < comp.next_reconcile:
+            return
+        comp.next_reconcile = now + self.settings.renew_interval
+        try:
+            running = comp.activator.is_active()
+        except ActivationError as exc:
+            LOG.warning("%s: cannot tell whether it runs here: %s", comp.name, exc)
+            return
+        if running:
+            LOG.warning("%s: found running here without holding key %s (started outside podmaster?): stopping it",
+                        comp.name, comp.key)
+            comp.active = True  # so the transition below is logged as one
+            self._deactivate(comp, "running here without holding key %s" % comp.key)
 
     # -------------------------------------------------------------------------------- main loop
     def step(self):

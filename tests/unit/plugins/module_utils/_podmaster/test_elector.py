@@ -247,3 +247,15 @@ def test_activation_failure_gives_the_key_to_a_peer(spawn, etcd_tls):
     wait_for(lambda: healthy.active, TTL + POLL + SLACK, "the healthy podmaster to take over")
     assert not broken.active
     assert "cannot read source manifest %s" % broken.source in broken.log()
+
+
+def test_standby_stops_a_copy_started_behind_its_back(spawn, etcd_tls):
+    podmasters = three(spawn, etcd_tls)
+    wait_for(lambda: sum(p.active for p in podmasters) == 1, 10, "one podmaster to become active")
+    holder = the_active(podmasters)
+    standby = next(p for p in podmasters if p is not holder)
+    with open(standby.source, "rb") as src, open(standby.dest, "wb") as dest:
+        dest.write(src.read())  # a stray copy, as if an operator (or a race) had started it there
+    wait_for(lambda: not standby.active, FAST["renew_interval"] + SLACK, "the standby to remove the stray copy")
+    wait_for(lambda: "found running here without holding key" in standby.log(), 2, "the stray copy to be logged")
+    assert holder.active

@@ -30,6 +30,9 @@ class Recorder:
     def describe(self):
         return "recorder"
 
+    def is_active(self):
+        return self.on
+
     def activate(self):
         if self.on:
             return None
@@ -192,3 +195,14 @@ def test_shutdown_deactivates_then_revokes(world):
     elector.shutdown()
     assert events == ["deactivate", "etcd:lease_revoke"]
     assert etcd.kv is None and not act.on
+
+
+def test_standby_stops_what_runs_without_the_key(world):
+    elector, etcd, act, clock, events = world
+    etcd.kv = KeyValue(KEY, "m2", 9, 9, 1, 0x777)
+    elector.step()
+    act.on = True                       # started outside podmaster
+    clock.now += 2.0
+    elector.step()
+    assert not act.on and events[-1] == "deactivate"
+    assert "without holding key" in elector.components[0].reason
