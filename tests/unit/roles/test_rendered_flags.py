@@ -36,6 +36,8 @@ CASES = [
          loop_item=_KUBELET_ITEM),
     dict(id='node-kubelet-monit-ctl-full', role='node', template='daemon-ctl.sh.j2', component='kubelet', args=start_stop_daemon_args,
          loop_item=_KUBELET_ITEM, vars=_FULL),
+    dict(id='worker-kube-proxy-unit', role='worker', template='kube-proxy.service.j2', component='kube-proxy',
+         args=systemd_execstart_args, vars={'worker_lb_address': '10.0.0.10', 'worker_kube_proxy_verbosity': 4}),
 ]
 
 
