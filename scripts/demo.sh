@@ -4,6 +4,7 @@
 #   up      set-up if needed (scripts/setup.sh), start the demo nodes of inventories/demo/hosts.yml
 #           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
 #           there, then print the status. Running it again reuses what is there.
+#   nodes   only start the demo nodes and lay out the stand-ins (what bench/site_converge.py times from)
 #   status  print the state of the demo nodes and of what runs on them
 #   down    remove the demo nodes and their secrets (the node image and the network stay for the next `up`)
 set -euo pipefail
@@ -21,7 +22,7 @@ node_state() {   # systemd's own verdict, or why there is none
   podman exec "$n" systemctl is-system-running 2>/dev/null || true
 }
 
-up() {
+nodes() {   # start the demo nodes and lay out the stand-ins; no converge
   bash scripts/setup.sh python hosts
   # shellcheck disable=SC1091
   source .cache/env.sh
@@ -51,6 +52,10 @@ up() {
   # real health endpoints, and say they are stand-ins): no real server binary can be had here.
   echo "== laying out the Kubernetes stand-ins in $KUBEHA_HOME/demo-artifacts"
   python3 tests/standins/build_artifacts.py "$KUBEHA_HOME/demo-artifacts" --version 1.34.2 >/dev/null
+}
+
+up() {
+  nodes
   ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/site.yml
   status
 }
@@ -80,7 +85,8 @@ down() {
 
 case $cmd in
   up) up ;;
+  nodes) nodes ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: scripts/demo.sh [up|status|down]" >&2; exit 2 ;;
+  *) echo "usage: scripts/demo.sh [up|nodes|status|down]" >&2; exit 2 ;;
 esac
