@@ -163,8 +163,7 @@ down:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec, run_module
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.health import run_cluster_info
 
 
@@ -177,13 +176,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_cluster_info(module.params)
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+    run_module(module, run_cluster_info, module.params)
 
 
 if __name__ == "__main__":

@@ -153,8 +153,8 @@ registered:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.discovery import run_discovery
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import run_module
 
 
 def main():
@@ -175,13 +175,7 @@ def main():
         required_one_of=[["discovery_service", "token"]],
         supports_check_mode=True,
     )
-    try:
-        result = run_discovery(module.params, check_mode=module.check_mode)
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(module, run_discovery, module.params, check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

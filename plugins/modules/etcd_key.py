@@ -156,8 +156,7 @@ endpoint:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec, run_module
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.keys import run_key
 
 
@@ -175,13 +174,7 @@ def main():
         required_if=[["state", "present", ["value"]]],
         supports_check_mode=True,
     )
-    try:
-        result = run_key(module.params, check_mode=module.check_mode)
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(module, run_key, module.params, check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -106,8 +106,7 @@ endpoint:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec, run_module
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.keys import run_key_info
 
 
@@ -119,11 +118,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run_key_info(module.params)
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    module.exit_json(**result)
+    run_module(module, run_key_info, module.params)
 
 
 if __name__ == "__main__":

@@ -137,8 +137,7 @@ members:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.common import argument_spec, run_module
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.members import run_member
 
 
@@ -155,13 +154,7 @@ def main():
         required_one_of=[["name", "peer_urls"]],
         supports_check_mode=True,
     )
-    try:
-        result = run_member(module.params, check_mode=module.check_mode)
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(module, run_member, module.params, check_mode=module.check_mode)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .client import EtcdClient, EtcdConfigError
+from .client import EtcdClient, EtcdConfigError, EtcdError
 
 # Mirrors plugins/doc_fragments/etcd.py: keep the two in step.
 DEFAULT_ENDPOINTS = ["https://127.0.0.1:2379"]
@@ -43,3 +43,20 @@ def client_from_params(params):
         if exc.msg.startswith(("endpoint ", "no etcd endpoints")):
             raise EtcdConfigError("option endpoints: %s" % exc.msg) from None
         raise
+
+
+def run_module(module, work, *args, **kwargs):
+    """Run ``work(*args, **kwargs)`` for an etcd module and end it: its warnings become module warnings,
+    an EtcdError fails the module with its message and the result fields it carries (what was seen).
+
+    ``module`` is the AnsibleModule (used only through its methods, so this package stays free of
+    Ansible imports for the podmaster daemon).
+    """
+    try:
+        result = work(*args, **kwargs)
+    except EtcdError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    result.setdefault("changed", False)
+    module.exit_json(**result)
