@@ -72,19 +72,9 @@ def flags(kube_pki, etcd_cluster, port, tmp_path, extra=()):
 
 
 @pytest.fixture(name='apiserver')
-def apiserver_fixture(binary):
-    """Start stand-in apiservers; SIGTERM them after the test."""
-    procs = []
-
-    def start(args):
-        proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.communicate(timeout=10)
+def apiserver_fixture(binary, daemon):
+    """Start stand-in apiservers with a list of flags; stopped after the test by the daemon fixture."""
+    return lambda args: daemon(binary, *args)
 
 
 def get(url, context, bound=10.0):

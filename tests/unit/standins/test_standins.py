@@ -44,22 +44,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(name='daemon')
-def daemon_fixture():
-    """Start stand-in daemons; stop them (SIGTERM) after the test."""
-    procs = []
-
-    def start(path, *args):
-        proc = subprocess.Popen([path] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.communicate(timeout=10)
-
-
 def poll(url, context=None, bound=10.0):
     """GET url until it answers (any status) or bound seconds pass; return (status, body)."""
     deadline = time.monotonic() + bound
