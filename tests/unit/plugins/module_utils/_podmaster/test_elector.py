@@ -249,6 +249,9 @@ def test_activation_failure_gives_the_key_to_a_peer(spawn, etcd_tls):
     assert "cannot read source manifest %s" % broken.source in broken.log()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug, open: the stray copy disappears but the standby never logs the reconcile warning; its log shows "
+    "only lease keep-alives and reads (seen 2026-11-24 in a clean clone, every run). strict: a pass fails, to be noticed"))
 def test_standby_stops_a_copy_started_behind_its_back(spawn, etcd_tls):
     podmasters = three(spawn, etcd_tls)
     wait_for(lambda: sum(p.active for p in podmasters) == 1, 10, "one podmaster to become active")
