@@ -140,8 +140,10 @@ class Podmaster:  # pylint: disable=too-many-instance-attributes
         except (OSError, ValueError):
             return {}
 
-    def log(self):
+    def log(self, offset=0):
+        """The daemon's log (stdout and stderr), from byte ``offset`` on (see :meth:`log_size`)."""
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            handle.seek(offset)
             return handle.read()
 
     def log_size(self):
