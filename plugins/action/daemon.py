@@ -1,0 +1,91 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller side of kubeha.cluster.daemon: render templates, read controller files, send big ones only when needed."""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import base64
+import hashlib
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import lookup_loader
+
+# controller files up to this size travel inside the module arguments; bigger ones (real Kubernetes
+# binaries) are compared by sha256 first and transferred only when the host's copy differs
+INLINE_LIMIT = 512 * 1024
+MODULE = "kubeha.cluster.daemon"
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _render(self, name, task_vars):
+        lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+        return lookup.run([name], variables=task_vars)[0]
+
+    def _resolve(self, files, task_vars):
+        """Module-ready file entries, and {index: controller path} of the ones too big to inline."""
+        out, big = [], {}
+        for index, raw in enumerate(files):
+            item = dict(raw)
+            where = "files[%d] %s" % (index, item.get("path") or "(no path)")
+            try:
+                if item.get("template") is not None:
+                    item["content"] = self._render(item.pop("template"), task_vars)
+                if item.get("src") is not None:
+                    local = self._find_needle("files", item.pop("src"))
+                    if os.path.getsize(local) <= INLINE_LIMIT:
+                        with open(local, "rb") as handle:
+                            item["content_base64"] = base64.b64encode(handle.read()).decode("ascii")
+                    else:
+                        item["checksum"] = _sha256(local)
+                        big[index] = local
+            except (AnsibleError, OSError) as exc:
+                raise AnsibleActionFail("%s: %s" % (where, exc)) from None
+            out.append(item)
+        return out, big
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        if not isinstance(args.get("files") or [], list):
+            raise AnsibleActionFail("files must be a list of dicts, got %s" % type(args.get("files")).__name__)
+        files, big = self._resolve(args.get("files") or [], task_vars)
+        args["files"] = files
+        try:
+            answer = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+            wanted = answer.get("need_transfer") or []
+            if wanted and not answer.get("failed"):
+                if self._connection._shell.tmpdir is None:
+                    self._make_tmp_path()
+                staged = []
+                for index in wanted:
+                    remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "staged-%d" % index)
+                    self._transfer_file(big[index], remote)
+                    files[index]["staged"] = remote
+                    staged.append(remote)
+                self._fixup_perms2([self._connection._shell.tmpdir] + staged)
+                answer = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+                answer.pop("need_transfer", None)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        # the arguments carry whole files (and may carry secrets): never echo them back
+        answer.pop("invocation", None)
+        result.update(answer)
+        return result

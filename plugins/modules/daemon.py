@@ -1,0 +1,379 @@
+#!/usr/bin/python
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+---
+module: daemon
+short_description: Lay out a daemon's files and keep its systemd units or static pods running, restarted when what they read changed
+version_added: 0.1.0
+description:
+  - The whole job of putting a daemon on a host, in one call (one round trip), so a role needs one task per daemon
+    instead of one per file, directory and unit.
+  - "Files: each entry of O(files) is a directory, a file (from O(files[].content), a controller O(files[].template) or
+    a controller O(files[].src), binaries included), an empty file to create (C(touch)) or a file to remove. Changes are
+    decided from content, mode, owner and group. Every changed file is validated first (O(files[].validate)), and
+    nothing is written unless all pass; files are then replaced atomically (temporary file in the same directory,
+    mode and owner set, renamed). Missing parent directories are created C(0755 root:root)."
+  - "Units: each entry of O(units) is a systemd unit or a static pod. A stopped unit is started (and waited for with
+    O(units[].health)); C(systemctl daemon-reload) runs once when unit files changed or systemd asks for it."
+  - "Restarts are decided from content: kubeha records, per unit, a digest of the files it reads (the O(files) entries
+    naming it in O(files[].restarts), and its watched O(units[].inputs) such as certificates) when it (re)starts it.
+    A running unit whose digest differs is restarted, so a restart lost to an earlier failed run happens on the next
+    one. With O(restart=pending) the restart is recorded instead and done by a later call with
+    O(restart_pending=true), typically a handler with C(throttle: 1) for rolling restarts."
+  - A static pod (O(units[].kind=static_pod)) is started by copying its staged manifest O(units[].source) into the
+    kubelet's manifest directory (O(units[].manifest)); it is restarted the same way when the staged copy differs.
+    Put the digest of the files the pod reads into the manifest with O(files[].digest_of), so that a new certificate
+    changes the manifest and the kubelet restarts the pod.
+author:
+  - kubeha developers (@kubeha)
+extends_documentation_fragment:
+  - kubeha.cluster.attributes
+attributes:
+  action:
+    support: full
+    details:
+      - Templates are rendered and controller files read by the action plugin on the controller; a large O(files[].src)
+        is transferred only when the host's copy differs.
+  async:
+    support: none
+  check_mode:
+    support: full
+    details:
+      - Reports the files that would change, the units that would start, stop or restart and why; validations run.
+  diff_mode:
+    support: full
+    details:
+      - Text files show their content; binaries and O(files[].secret) files their sha256, mode and owner only.
+  platform:
+    support: full
+    platforms: posix
+    details:
+      - Units need systemd; static pods need a kubelet watching O(units[].manifest)'s directory.
+options:
+  files:
+    description: Directories and files, laid out in this order (directories first).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path on the host.
+        type: path
+        required: true
+      state:
+        description: C(file), C(directory), C(touch) (an empty file when missing; attributes only otherwise) or C(absent).
+        type: str
+        choices: [file, directory, touch, absent]
+        default: file
+      content:
+        description: The file's text.
+        type: str
+      content_base64:
+        description: The file's bytes, base64-encoded (set by the action plugin for small O(files[].src)).
+        type: str
+      template:
+        description: A Jinja2 template rendered on the controller with the task's variables, found like M(ansible.builtin.template) finds it.
+        type: str
+      src:
+        description: A file on the controller (a role's C(files/) directory is searched), binaries included.
+        type: path
+      checksum:
+        description: Set by the action plugin - the sha256 of a large O(files[].src), compared with the host's copy before it is sent.
+        type: str
+      staged:
+        description: Set by the action plugin - the transferred copy of a large O(files[].src) on the host.
+        type: path
+      mode:
+        description: Permissions, quoted octal like C("0644"). Required except for C(absent).
+        type: raw
+      owner:
+        description: Owner name.
+        type: str
+        default: root
+      group:
+        description: Group name.
+        type: str
+        default: root
+      validate:
+        description:
+          - Check a changed file before anything is written. A command with C(%s) for the candidate file (like
+            M(ansible.builtin.template)), or C(systemd:UNIT) (a unit file) or C(systemd:UNIT:DROPIN) (a drop-in of an
+            installed unit) for C(systemd-analyze verify), where any message about the unit fails.
+        type: str
+      restarts:
+        description: Names of O(units) that read this file; its content is part of their restart digest.
+        type: list
+        elements: str
+        default: []
+      secret:
+        description: Never show the content in diffs.
+        type: bool
+        default: false
+      digest_of:
+        description:
+          - Files on the host whose content digest replaces C(@@inputs_digest@@) in this file's content (for static pod
+            manifests, whose content must change for the kubelet to restart the pod).
+        type: list
+        elements: path
+        default: []
+  units:
+    description: systemd units or static pods, handled in this order after the files.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unit name (C(.service) is implied) or static pod name.
+        type: str
+        required: true
+      kind:
+        description: C(systemd) or C(static_pod).
+        type: str
+        choices: [systemd, static_pod]
+        default: systemd
+      state:
+        description:
+          - C(started) keeps it running; C(stopped) stops it (a static pod's manifest is removed); C(as_is) never starts
+            or stops it (something else does, like podmaster) but restarts it when it runs and what it reads changed.
+        type: str
+        choices: [started, stopped, as_is]
+        default: started
+      enabled:
+        description: Start at boot (systemd). Unset leaves it as it is.
+        type: bool
+      masked:
+        description: Mask (implies stopped) or unmask the unit. Unset leaves it as it is.
+        type: bool
+      no_block:
+        description: Start without waiting for the unit to be up (C(systemctl start --no-block)); no health wait.
+        type: bool
+        default: false
+      inputs:
+        description: Files the unit reads that are not in O(files) (certificates, keys); their content is part of its restart digest.
+        type: list
+        elements: path
+        default: []
+      health:
+        description: How to tell it is up, after a start or restart and on every run. Exactly one of url, port, socket, command.
+        type: dict
+        suboptions:
+          url:
+            description: HTTP(S) URL that must answer O(units[].health.status).
+            type: str
+          status:
+            description: The status O(units[].health.url) must answer.
+            type: int
+            default: 200
+          ca_path:
+            description: CA bundle to verify an HTTPS O(units[].health.url).
+            type: path
+          client_cert:
+            description: Client certificate for O(units[].health.url).
+            type: path
+          client_key:
+            description: Key of O(units[].health.client_cert).
+            type: path
+            no_log: false
+          port:
+            description: TCP port that must accept connections.
+            type: int
+          host:
+            description: Host of O(units[].health.port).
+            type: str
+            default: 127.0.0.1
+          socket:
+            description: Unix socket that must accept connections.
+            type: path
+          command:
+            description: Command (argv) that must exit 0.
+            type: list
+            elements: str
+      health_timeout:
+        description: Seconds to wait for O(units[].health); default O(health_timeout).
+        type: float
+      restart:
+        description: This unit's restart mode; default O(restart).
+        type: str
+        choices: [now, pending]
+      manifest:
+        description: static_pod - the manifest's path in the kubelet's manifest directory.
+        type: path
+      source:
+        description: static_pod - the staged manifest (usually one of O(files)) copied to O(units[].manifest) to start or restart the pod.
+        type: path
+  restart:
+    description:
+      - C(now) restarts (and waits for) units whose digest changed in this call; C(pending) records the restart for a
+        later O(restart_pending=true) call and returns the units in RV(restart_pending).
+    type: str
+    choices: [now, pending]
+    default: now
+  restart_pending:
+    description:
+      - Restart, in order, what earlier calls on this host left pending, waiting for each one's health; give no O(files)
+        or O(units). A failed restart stays pending for the next call.
+    type: bool
+    default: false
+  health_timeout:
+    description: Seconds to wait for a unit's health.
+    type: float
+    default: 60
+  state_dir:
+    description: Where the restart records are kept on the host (C(0700)).
+    type: path
+    default: /var/lib/kubeha/daemons
+"""
+
+EXAMPLES = r"""
+- name: The kubelet and containerd, their files and units, in one task
+  kubeha.cluster.daemon:
+    files:
+      - {path: /var/lib/kubelet, state: directory, mode: "0700"}
+      - {path: /usr/local/bin/kubelet, src: /srv/artifacts/v1.34.2/bin/linux/amd64/kubelet, mode: "0755", restarts: [kubelet]}
+      - {path: /var/lib/kubelet/config.yaml, template: kubelet-config.yaml.j2, mode: "0600", restarts: [kubelet]}
+      - {path: /etc/systemd/system/kubelet.service, template: kubelet.service.j2, mode: "0644",
+         validate: "systemd:kubelet.service", restarts: [kubelet]}
+    units:
+      - {name: containerd, enabled: true, health: {socket: /run/containerd/containerd.sock}}
+      - {name: kubelet, enabled: true, health: {url: "http://127.0.0.1:10248/healthz"}}
+    restart: pending
+  register: node_daemon
+  notify: Restart node daemons
+
+# handlers/main.yml: one host at a time
+- name: Restart node daemons
+  kubeha.cluster.daemon:
+    restart_pending: true
+  throttle: 1
+
+- name: An apiserver that restarts when its certificates change
+  kubeha.cluster.daemon:
+    files:
+      - {path: /etc/systemd/system/kube-apiserver.service, template: kube-apiserver.service.j2, mode: "0644", restarts: [kube-apiserver]}
+    units:
+      - name: kube-apiserver
+        enabled: true
+        inputs: [/srv/kubernetes/server.cert, /srv/kubernetes/server.key, /srv/kubernetes/ca.crt]
+        health: {url: "https://127.0.0.1:6443/readyz", ca_path: /srv/kubernetes/ca.crt}
+    restart: pending
+"""
+
+RETURN = r"""
+files:
+  description: Per path, what was (or in check mode would be) done - created, updated, attributes, removed or unchanged.
+  returned: when files were given
+  type: dict
+  sample: {"/var/lib/kubelet/config.yaml": "updated", "/var/lib/kubelet": "unchanged"}
+created_parents:
+  description: Missing parent directories that were created.
+  returned: when files were given
+  type: list
+  elements: str
+  sample: ["/etc/kubeha"]
+units:
+  description: Per unit, the action (started, stopped, restarted, pending, recorded, none) and why.
+  returned: always
+  type: dict
+  sample: {"kubelet": {"action": "pending", "reason": "its files changed in this run", "active_before": true, "steps": []}}
+restart_pending:
+  description: Units whose restart was left to a O(restart_pending=true) call.
+  returned: always
+  type: list
+  elements: str
+  sample: ["kubelet"]
+restarted:
+  description: Units restarted by a O(restart_pending=true) call.
+  returned: with O(restart_pending=true)
+  type: list
+  elements: str
+  sample: ["kube-apiserver"]
+daemon_reloaded:
+  description: Whether systemd reloaded its units.
+  returned: when units were given
+  type: bool
+  sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._daemon.common import DaemonError
+from ..module_utils._daemon.engine import run_daemon
+
+HEALTH = dict(
+    url=dict(type="str"),
+    status=dict(type="int", default=200),
+    ca_path=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    port=dict(type="int"),
+    host=dict(type="str", default="127.0.0.1"),
+    socket=dict(type="path"),
+    command=dict(type="list", elements="str"),
+)
+
+FILE = dict(
+    path=dict(type="path", required=True),
+    state=dict(type="str", choices=["file", "directory", "touch", "absent"], default="file"),
+    content=dict(type="str"),
+    content_base64=dict(type="str"),
+    template=dict(type="str"),
+    src=dict(type="path"),
+    checksum=dict(type="str"),
+    staged=dict(type="path"),
+    mode=dict(type="raw"),
+    owner=dict(type="str", default="root"),
+    group=dict(type="str", default="root"),
+    validate=dict(type="str"),
+    restarts=dict(type="list", elements="str", default=[]),
+    secret=dict(type="bool", default=False),
+    digest_of=dict(type="list", elements="path", default=[]),
+)
+
+UNIT = dict(
+    name=dict(type="str", required=True),
+    kind=dict(type="str", choices=["systemd", "static_pod"], default="systemd"),
+    state=dict(type="str", choices=["started", "stopped", "as_is"], default="started"),
+    enabled=dict(type="bool"),
+    masked=dict(type="bool"),
+    no_block=dict(type="bool", default=False),
+    inputs=dict(type="list", elements="path", default=[]),
+    health=dict(type="dict", options=HEALTH),
+    health_timeout=dict(type="float"),
+    restart=dict(type="str", choices=["now", "pending"]),
+    manifest=dict(type="path"),
+    source=dict(type="path"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            files=dict(type="list", elements="dict", options=FILE, default=[]),
+            units=dict(type="list", elements="dict", options=UNIT, default=[]),
+            restart=dict(type="str", choices=["now", "pending"], default="now"),
+            restart_pending=dict(type="bool", default=False),
+            health_timeout=dict(type="float", default=60),
+            state_dir=dict(type="path", default="/var/lib/kubeha/daemons"),
+        ),
+        supports_check_mode=True,
+    )
+    for index, item in enumerate(module.params["files"]):
+        if item.get("template") is not None or item.get("src") is not None:
+            module.fail_json(msg="files[%d] %s: template and src are resolved by the action plugin on the controller; "
+                                 "call kubeha.cluster.daemon as a task, not as a bare module" % (index, item["path"]))
+    try:
+        result = run_daemon(module.params, check_mode=module.check_mode, diff=module._diff)
+    except DaemonError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
