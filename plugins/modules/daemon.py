@@ -37,11 +37,13 @@ extends_documentation_fragment:
   - kubeha.cluster.attributes
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details:
       - Templates are rendered and controller files read by the action plugin on the controller; a large O(files[].src)
         is transferred only when the host's copy differs.
   async:
+    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
     support: full
@@ -180,7 +182,6 @@ options:
           client_key:
             description: Key of O(units[].health.client_cert).
             type: path
-            no_log: false
           port:
             description: TCP port that must accept connections.
             type: int

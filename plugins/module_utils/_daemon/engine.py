@@ -208,7 +208,7 @@ class Run:
         parents = [] if self.check_mode else _files.apply(changes)
         actions = {"none": "unchanged", "create": "created", "update": "updated", "transfer": "updated",
                    "attributes": "attributes", "remove": "removed"}
-        self.result["files"] = dict((c.item.path, actions[c.action]) for c in changes)
+        self.result["files"] = dict((c.item.path, "created" if c.action == "transfer" and c.attrs is None else actions[c.action]) for c in changes)
         self.result["created_parents"] = parents
         if any(c.changed for c in changes) or parents:
             self.result["changed"] = True
@@ -285,7 +285,7 @@ class Run:
                 self.records.drop_pending(name)
             return self.unit_result(unit, "started", **extra)
         files_changed = any(i.path in changed_paths for i in items if unit.name in i.restarts)
-        if (record is None and not files_changed) or (record is not None and record.get("digest") == digest):
+        if not files_changed and (record is None or record.get("digest") == digest):
             if record is None:
                 self.records.write(name, dict(digest=digest))
             self.records.drop_pending(name)

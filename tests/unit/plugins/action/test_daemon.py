@@ -1,0 +1,98 @@
+"""The daemon action plugin as ansible-playbook runs it (local connection, fake systemctl on PATH).
+
+Templates are rendered on the controller from the play's templates/ directory, small controller
+files travel inline, a big one is transferred only when the host's copy differs; check mode, the real
+run and the second run; file contents never echoed back in the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support.fake_systemd import FakeSystemd
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: The demo daemon
+      kubeha.cluster.daemon:
+        files:
+          - {path: "{{ root }}/etc", state: directory, mode: "0750"}
+          - {path: "{{ root }}/etc/demo.conf", template: demo.conf.j2, mode: "0600", restarts: [demo]}
+          - {path: "{{ root }}/bin/demo", src: demo-binary, mode: "0755", restarts: [demo]}
+          - {path: "{{ root }}/bin/helper", src: helper.sh, mode: "0755"}
+        units:
+          - {name: demo, enabled: true, health: {command: [test, -e, "{{ root }}/etc/demo.conf"]}}
+        state_dir: "{{ root }}/state"
+      register: demo
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ demo | to_json }}"
+        dest: "{{ result }}"
+        mode: "0600"
+      check_mode: false
+"""
+
+
+@pytest.fixture
+def play(tmp_path):
+    base = tmp_path / "play"
+    (base / "templates").mkdir(parents=True)
+    (base / "files").mkdir()
+    (base / "templates" / "demo.conf.j2").write_text("{{ ansible_managed | comment }}\ngreeting = {{ greeting }}\n")
+    (base / "files" / "demo-binary").write_bytes(os.urandom(700 * 1024))
+    (base / "files" / "helper.sh").write_text("#!/bin/sh\necho helper\n")
+    (base / "site.yml").write_text(PLAY)
+    fake = FakeSystemd(tmp_path / "systemd")
+    fake.add("demo.service")
+    root = tmp_path / "host"
+    result = tmp_path / "result.json"
+
+    def run(*extra, greeting="world"):
+        env = dict(os.environ, PATH=fake.path_env(), ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+        argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "root=%s" % root, "-e", "result=%s" % result, "-e", "greeting=%s" % greeting,
+                str(base / "site.yml")] + list(extra)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        with open(result) as handle:
+            return json.load(handle), proc.stdout
+
+    return run, root, fake, base
+
+
+def test_check_run_rerun_and_a_template_change(play):
+    run, root, fake, base = play
+    check, _out = run("--check", "--diff")
+    assert check["changed"] is True and check["units"]["demo"]["action"] == "started"
+    assert set(check["files"].values()) == {"created"} and not (root / "etc").exists()
+    first, _out = run()
+    assert first["changed"] is True and first["files"][str(root / "bin/demo")] == "created"
+    assert (root / "bin/demo").read_bytes() == (base / "files/demo-binary").read_bytes()
+    assert (root / "bin/helper").read_text() == "#!/bin/sh\necho helper\n"
+    assert "greeting = world" in (root / "etc/demo.conf").read_text()
+    assert "Ansible managed" in (root / "etc/demo.conf").read_text()
+    assert oct(os.stat(root / "etc/demo.conf").st_mode & 0o777) == "0o600"
+    assert fake.unit("demo.service")["active"] == "active"
+    again, out = run("-v")
+    assert again["changed"] is False and set(again["files"].values()) == {"unchanged"}
+    assert "invocation" not in again and "greeting = world" not in out, "file contents are not echoed back"
+    changed, _out = run(greeting="there")
+    assert changed["files"][str(root / "etc/demo.conf")] == "updated" and changed["units"]["demo"]["action"] == "restarted"
+    assert fake.unit("demo.service")["starts"] == 2
+
+
+def test_a_big_file_changed_on_the_host_is_sent_again(play):
+    run, root, fake, base = play
+    run()
+    (root / "bin/demo").write_bytes(b"tampered")
+    result, _out = run()
+    assert result["files"][str(root / "bin/demo")] == "updated" and result["units"]["demo"]["action"] == "restarted"
+    assert (root / "bin/demo").read_bytes() == (base / "files/demo-binary").read_bytes()
+    assert "need_transfer" not in result

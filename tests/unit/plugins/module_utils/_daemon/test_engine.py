@@ -1,0 +1,214 @@
+"""_daemon.engine with a fake systemctl: starts, content-based restarts (now and pending), health, check mode."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.common import DaemonError
+from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.engine import run_daemon
+
+
+class Host:
+    """A daemon 'demo' reading demo.conf (managed) and cert.pem (an input), with a health flag file."""
+
+    def __init__(self, root):
+        self.root = root
+        self.conf = str(root / "etc" / "demo.conf")
+        self.cert = str(root / "cert.pem")
+        self.healthy = str(root / "healthy")
+        self.state_dir = str(root / "state")
+        (root / "cert.pem").write_text("cert one")
+        open(self.healthy, "w").close()
+
+    def params(self, conf="a=1\n", restart="now", unit=None, **extra):
+        unit_spec = dict(name="demo", enabled=True, inputs=[self.cert], health=dict(command=["test", "-e", self.healthy]), health_timeout=1)
+        unit_spec.update(unit or {})
+        params = dict(files=[dict(path=self.conf, content=conf, mode="0644", restarts=["demo"])], units=[unit_spec],
+                      restart=restart, state_dir=self.state_dir, health_timeout=1)
+        params.update(extra)
+        return params
+
+
+@pytest.fixture
+def host(tmp_path, systemd):
+    systemd.add("demo.service")
+    return Host(tmp_path)
+
+
+def test_fresh_start_then_nothing_to_do(host, systemd):
+    first = run_daemon(host.params())
+    assert first["changed"] is True and first["units"]["demo"]["action"] == "started"
+    assert first["units"]["demo"]["steps"] == ["enable"] and first["files"][host.conf] == "created"
+    assert systemd.calls() == [["enable", "demo.service"], ["start", "demo.service"]]
+    assert os.path.exists(os.path.join(host.state_dir, "demo.service.json"))
+    systemd.clear_calls()
+    again = run_daemon(host.params())
+    assert again["changed"] is False and again["units"]["demo"]["action"] == "none" and again["restart_pending"] == []
+    assert systemd.calls() == [], "a re-run with nothing to do changes nothing"
+
+
+def test_check_mode_reports_and_changes_nothing(host, systemd):
+    check = run_daemon(host.params(), check_mode=True)
+    assert check["changed"] is True and check["units"]["demo"]["action"] == "started" and check["files"][host.conf] == "created"
+    assert not os.path.exists(host.conf) and not os.path.exists(host.state_dir) and systemd.calls() == []
+    run_daemon(host.params())
+    check = run_daemon(host.params(conf="a=2\n"), check_mode=True)
+    assert check["units"]["demo"]["action"] == "restarted" and check["files"][host.conf] == "updated"
+    assert systemd.unit("demo.service")["starts"] == 1 and open(host.conf).read() == "a=1\n"
+
+
+def test_a_changed_file_restarts_now(host, systemd):
+    run_daemon(host.params())
+    result = run_daemon(host.params(conf="a=2\n"))
+    assert result["units"]["demo"]["action"] == "restarted" and result["units"]["demo"]["reason"] == "its files changed in this run"
+    assert systemd.unit("demo.service")["starts"] == 2
+    assert run_daemon(host.params(conf="a=2\n"))["changed"] is False
+
+
+def test_a_changed_input_restarts_though_no_managed_file_changed(host, systemd):
+    run_daemon(host.params())
+    with open(host.cert, "w") as handle:
+        handle.write("cert two (reissued by the secrets role)")
+    result = run_daemon(host.params())
+    assert result["files"][host.conf] == "unchanged"
+    assert result["units"]["demo"] == dict(action="restarted", reason="what it reads changed since its last restart by kubeha",
+                                           active_before=True, steps=[])
+    assert run_daemon(host.params())["changed"] is False
+
+
+def test_pending_restart_is_left_to_the_handler_and_survives_a_lost_handler(host, systemd):
+    run_daemon(host.params())
+    pending = run_daemon(host.params(conf="a=2\n", restart="pending"))
+    assert pending["changed"] is True and pending["restart_pending"] == ["demo"] and pending["units"]["demo"]["action"] == "pending"
+    assert systemd.unit("demo.service")["starts"] == 1, "pending means not restarted yet"
+    # the handler never ran (the play failed): the next run still knows the unit runs old settings
+    again = run_daemon(host.params(conf="a=2\n", restart="pending"))
+    assert again["files"][host.conf] == "unchanged" and again["restart_pending"] == ["demo"]
+    handler = run_daemon(dict(restart_pending=True, state_dir=host.state_dir))
+    assert handler["changed"] is True and handler["restarted"] == ["demo"]
+    assert systemd.unit("demo.service")["starts"] == 2
+    assert run_daemon(dict(restart_pending=True, state_dir=host.state_dir))["changed"] is False
+    assert run_daemon(host.params(conf="a=2\n", restart="pending"))["changed"] is False
+
+
+def test_a_file_changed_on_the_host_restarts_even_when_it_is_put_back_as_recorded(host, systemd):
+    """The unit may have been restarted by hand or by a crash with the edited file: restarting is the safe side."""
+    run_daemon(host.params())
+    with open(host.conf, "w") as handle:
+        handle.write("edited by hand\n")
+    result = run_daemon(host.params(restart="pending"))
+    assert result["files"][host.conf] == "updated" and result["restart_pending"] == ["demo"]
+    assert run_daemon(dict(restart_pending=True, state_dir=host.state_dir))["restarted"] == ["demo"]
+    assert run_daemon(host.params(restart="pending"))["changed"] is False
+
+
+def test_an_unhealthy_restart_fails_with_the_journal_and_is_retried(host, systemd):
+    run_daemon(host.params())
+    os.unlink(host.healthy)
+    with pytest.raises(DaemonError) as err:
+        run_daemon(host.params(conf="a=2\n"))
+    msg = str(err.value)
+    assert "demo.service is not healthy 1 s after it was (re)started: command test -e" in msg
+    assert "journal: fake journal" in msg and "run again (the restart is retried)" in msg
+    assert err.value.result["files"][host.conf] == "updated"
+    open(host.healthy, "w").close()
+    retry = run_daemon(host.params(conf="a=2\n"))
+    assert retry["units"]["demo"]["action"] == "restarted", "the record was not updated, so the restart happens again"
+
+
+def test_a_unit_that_fails_to_start_says_so_with_its_journal(host, systemd):
+    systemd.fail("demo.service")
+    with pytest.raises(DaemonError) as err:
+        run_daemon(host.params())
+    assert "systemctl start demo.service failed (rc 1)" in str(err.value) and "journal of demo.service" in str(err.value)
+
+
+def test_missing_inputs_fail_before_anything_is_written(host, systemd):
+    os.unlink(host.cert)
+    with pytest.raises(DaemonError) as err:
+        run_daemon(host.params())
+    assert "units[0] demo: missing on this host: %s; nothing was changed" % host.cert in str(err.value)
+    assert not os.path.exists(host.conf) and systemd.calls() == []
+    assert run_daemon(host.params(), check_mode=True)["changed"] is True, "check mode reports instead"
+
+
+def test_as_is_units_are_never_started_but_restarted_where_they_run(host, systemd):
+    params = host.params(unit=dict(state="as_is", enabled=False))
+    first = run_daemon(params)
+    assert first["units"]["demo"]["action"] == "recorded" and systemd.calls() == []
+    assert run_daemon(host.params(conf="a=2\n", unit=dict(state="as_is", enabled=False)))["units"]["demo"]["action"] == "recorded"
+    systemd.add("demo.service", active=True)  # podmaster started it on this master
+    with open(host.cert, "w") as handle:
+        handle.write("cert two")
+    result = run_daemon(host.params(conf="a=2\n", unit=dict(state="as_is", enabled=False)))
+    assert result["units"]["demo"]["action"] == "restarted" and ["try-restart", "demo.service"] in systemd.calls()
+
+
+def test_stopped_and_masked(host, systemd):
+    run_daemon(host.params())
+    stopped = run_daemon(host.params(unit=dict(state="stopped", enabled=False)))
+    assert stopped["units"]["demo"]["action"] == "stopped" and systemd.unit("demo.service")["active"] == "inactive"
+    assert systemd.unit("demo.service")["file"] == "disabled"
+    masked = run_daemon(host.params(unit=dict(masked=True)))
+    assert masked["units"]["demo"]["steps"] == ["mask"] and systemd.unit("demo.service")["file"] == "masked"
+    with pytest.raises(DaemonError, match="is masked; set masked: false to start it"):
+        run_daemon(host.params())
+    unmasked = run_daemon(host.params(unit=dict(masked=False)))
+    assert unmasked["units"]["demo"]["action"] == "started" and unmasked["units"]["demo"]["steps"] == ["unmask", "enable"]
+
+
+def test_daemon_reload_only_when_systemd_asks(host, systemd):
+    run_daemon(host.params())
+    systemd.clear_calls()
+    systemd.add("demo.service", active=True, enabled=True, reload=True)
+    result = run_daemon(host.params())
+    assert result["daemon_reloaded"] is True and systemd.calls()[0] == ["daemon-reload"]
+    assert run_daemon(host.params())["daemon_reloaded"] is False
+
+
+def test_unknown_units_and_unknown_restart_targets_are_refused(host, systemd):
+    unknown = host.params(unit=dict(name="nope"))
+    unknown["files"][0]["restarts"] = ["nope"]
+    with pytest.raises(DaemonError, match=r"units\[0\] nope: systemd does not know nope.service; write its unit file"):
+        run_daemon(unknown)
+    params = host.params()
+    params["files"][0]["restarts"] = ["other"]
+    with pytest.raises(DaemonError, match=r"files\[0\] .*: restarts \['other'\], which is not in units \(demo\)"):
+        run_daemon(params)
+
+
+def test_static_pod_install_pending_restart_and_removal(tmp_path, systemd):
+    staged, manifest = str(tmp_path / "stage" / "pod.yaml"), str(tmp_path / "manifests" / "pod.yaml")
+    cert = tmp_path / "cert.pem"
+    cert.write_text("one")
+    os.makedirs(tmp_path / "manifests")
+
+    def params(state="started"):
+        return dict(files=[dict(path=staged, content="pod: {digest: '@@inputs_digest@@'}\n", mode="0600", digest_of=[str(cert)])],
+                    units=[dict(name="pod", kind="static_pod", source=staged, manifest=manifest, state=state)],
+                    restart="pending", state_dir=str(tmp_path / "state"))
+
+    assert run_daemon(params())["units"]["pod"]["action"] == "started"
+    assert open(manifest).read() == open(staged).read() and oct(os.stat(manifest).st_mode & 0o777) == "0o600"
+    assert run_daemon(params())["changed"] is False
+    cert.write_text("two")
+    pending = run_daemon(params())
+    assert pending["restart_pending"] == ["pod"] and open(manifest).read() != open(staged).read()
+    assert run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))["restarted"] == ["pod"]
+    assert open(manifest).read() == open(staged).read()
+    assert run_daemon(params(state="stopped"))["units"]["pod"]["action"] == "stopped" and not os.path.exists(manifest)
+
+
+def test_restart_pending_takes_no_files(host):
+    with pytest.raises(DaemonError, match="give it without files and units"):
+        run_daemon(dict(restart_pending=True, files=[dict(path="/x")], state_dir=host.state_dir))
+
+
+def test_records_are_json_with_the_digest(host, systemd):
+    run_daemon(host.params())
+    with open(os.path.join(host.state_dir, "demo.service.json")) as handle:
+        record = json.load(handle)
+    assert set(record) == {"digest"} and len(record["digest"]) == 64

@@ -1,0 +1,83 @@
+"""_daemon.health against real listeners on loopback: HTTP status, TCP port, unix socket, command, bounded waits."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._daemon import health
+from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.common import DaemonError
+
+
+@pytest.fixture
+def http_server():
+    """A server on a free port answering /ok with 200 and anything else with 500 'etcd not ready'."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            status, body = (200, b"ok") if self.path == "/ok" else (500, b"[-]etcd failed: etcd not ready")
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_url_status_and_body_are_what_is_reported(http_server):
+    assert health.probe(dict(url=http_server + "/ok")) == (True, "200 ok")
+    ok, seen = health.probe(dict(url=http_server + "/readyz"))
+    assert ok is False and seen == "500 [-]etcd failed: etcd not ready"
+    assert health.probe(dict(url=http_server + "/readyz", status=500))[0] is True
+
+
+def test_port_socket_and_command(tmp_path):
+    port = free_port()
+    ok, seen = health.probe(dict(port=port))
+    assert ok is False and "ConnectionRefusedError" in seen
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        assert health.probe(dict(port=port)) == (True, "accepted")
+    path = str(tmp_path / "s.sock")
+    assert health.probe(dict(socket=path))[0] is False
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen()
+        assert health.probe(dict(socket=path)) == (True, "accepted")
+    assert health.probe(dict(command=["true"]))[0] is True
+    ok, seen = health.probe(dict(command=["sh", "-c", "echo broken >&2; exit 3"]))
+    assert ok is False and seen == "rc 3 broken"
+
+
+def test_wait_returns_as_soon_as_it_passes_and_gives_up_at_the_bound(tmp_path):
+    flag = tmp_path / "up"
+    threading.Timer(0.3, flag.touch).start()
+    ok, _seen, attempts = health.wait(dict(command=["test", "-e", str(flag)]), timeout=10, interval=0.05)
+    assert ok is True and attempts >= 2
+    start = time.monotonic()
+    ok, seen, attempts = health.wait(dict(command=["false"]), timeout=0.5, interval=0.1)
+    assert ok is False and seen.startswith("rc 1") and attempts >= 3
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("check", [{}, dict(url="http://x", port=1)])
+def test_exactly_one_kind_of_check(check):
+    with pytest.raises(DaemonError, match="health needs exactly one of url, port, socket or command"):
+        health.check_spec(check, "units[0] x")

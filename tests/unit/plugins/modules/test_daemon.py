@@ -1,0 +1,54 @@
+"""kubeha.cluster.daemon as a module process (argument spec, check mode, diff, failures) with a fake systemctl."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.etcd_cluster import run_module
+from support.fake_systemd import FakeSystemd
+
+
+@pytest.fixture
+def systemd(tmp_path, monkeypatch):
+    fake = FakeSystemd(tmp_path / "systemd")
+    monkeypatch.setenv("PATH", fake.path_env())
+    fake.add("demo.service")
+    return fake
+
+
+def args(tmp_path, content="a=1\n", **extra):
+    base = dict(files=[dict(path=str(tmp_path / "demo.conf"), content=content, mode="0644", restarts=["demo"])],
+                units=[dict(name="demo", health=dict(command=["true"]))], state_dir=str(tmp_path / "state"))
+    base.update(extra)
+    return base
+
+
+def test_check_real_second_run_with_diff(tmp_path, systemd):
+    check = run_module("daemon", args(tmp_path), check_mode=True, diff=True)
+    assert check["changed"] is True and check["diff"] == [dict(before_header=str(tmp_path / "demo.conf"), after_header=str(tmp_path / "demo.conf"),
+                                                              before="", after="a=1\n")]
+    assert not (tmp_path / "demo.conf").exists()
+    real = run_module("daemon", args(tmp_path))
+    assert real["changed"] is True and real["units"]["demo"]["action"] == "started"
+    again = run_module("daemon", args(tmp_path), diff=True)
+    assert again["changed"] is False and again["diff"] == []
+
+
+def test_templates_need_the_action_plugin(tmp_path, systemd):
+    bare = args(tmp_path)
+    bare["files"][0].pop("content")
+    bare["files"][0]["template"] = "demo.conf.j2"
+    result = run_module("daemon", bare)
+    assert result["failed"] is True and "resolved by the action plugin on the controller" in result["msg"]
+
+
+def test_a_failure_reports_what_was_done(tmp_path, systemd):
+    systemd.fail("demo.service")
+    result = run_module("daemon", args(tmp_path))
+    assert result["failed"] is True and "systemctl start demo.service failed" in result["msg"]
+    assert result["files"] == {str(tmp_path / "demo.conf"): "created"}
+
+
+def test_choices_are_checked_by_the_argument_spec(tmp_path, systemd):
+    result = run_module("daemon", args(tmp_path, restart="later"))
+    assert result["failed"] is True and "restart" in result["msg"] and "now, pending" in result["msg"]
