@@ -5,6 +5,8 @@
 #           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
 #           there, then print the status. Running it again reuses what is there.
 #   nodes   only start the demo nodes and lay out the stand-ins (what bench/site_converge.py times from)
+#           Every node also runs sshd with the demo key ($KUBEHA_HOME/ssh/id_ed25519) for root, so the
+#           same cluster can be driven over SSH: add `-i inventories/demo/ssh.yml` to ansible-playbook.
 #   status  print the state of the demo nodes and of what runs on them
 #   down    remove the demo nodes and their secrets (the node image and the network stay for the next `up`)
 set -euo pipefail
@@ -47,6 +49,17 @@ nodes() {   # start the demo nodes and lay out the stand-ins; no converge
       sleep 0.1
     done
     [ "$s" = running ] || { echo "demo.sh: $n did not boot: systemd says '$s'"; podman exec "$n" systemctl --failed || true; exit 1; }
+  done
+  # SSH, the way users connect: the demo key for root, host keys made on first boot (the image has none)
+  local key=$KUBEHA_HOME/ssh/id_ed25519
+  if [ ! -f "$key" ]; then
+    mkdir -p "$KUBEHA_HOME/ssh" && chmod 0700 "$KUBEHA_HOME/ssh"
+    ssh-keygen -q -t ed25519 -N '' -C kubeha-demo -f "$key"
+  fi
+  for spec in "${NODES[@]}"; do
+    podman exec -i "${spec%%:*}" sh -c 'umask 077; mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys &&
+      ssh-keygen -A >/dev/null && systemctl enable --now ssh.service >/dev/null 2>&1' < "$key.pub" ||
+      { echo "demo.sh: could not start sshd on ${spec%%:*}"; exit 1; }
   done
   # Stand-ins for the Kubernetes binaries (tests/standins; they accept the real flags and serve the
   # real health endpoints, and say they are stand-ins): no real server binary can be had here.

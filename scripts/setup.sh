@@ -30,7 +30,7 @@ BUNDLED=(ansible/posix community/general containers/podman)
 IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less
 IMAGE_RECIPE=2
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
-           golang-github-containers-common mmdebstrap curl ca-certificates git make)
+           golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
 ETCD_HOST_PKGS=(etcd-server etcd-client openssl)
 
 T0=$EPOCHREALTIME
