@@ -34,12 +34,12 @@ def inventory(etcd=3, masters=3, workers=1, lb='10.0.0.100', ips=None, extra=Non
     }}}
 
 
-def validate(tmp_path, inv):
+def validate(tmp_path, inv, playbook=SITE):
     path = tmp_path / 'hosts.yml'
     path.write_text(yaml.safe_dump(inv))
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
     bindir = os.path.dirname(sys.executable)
-    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), '-i', str(path), SITE, '--tags', 'validate'],
+    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), '-i', str(path), playbook, '--tags', 'validate'],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -73,3 +73,12 @@ def test_kubespray_group_names_are_accepted(tmp_path):
     children['kube_node'] = children.pop('workers')
     rc, out = validate(tmp_path, inv)
     assert rc == 0, out
+
+
+def test_the_installed_collection_runs_it_as_kubeha_cluster_site(tmp_path):
+    """`ansible-playbook kubeha.cluster.site` (the collection on ANSIBLE_COLLECTIONS_PATH) finds its templates too."""
+    rc, out = validate(tmp_path, inventory(), playbook='kubeha.cluster.site')
+    assert rc == 0, out
+    assert 'Validate the inventory' in out
+    rc, out = validate(tmp_path, inventory(etcd=4), playbook='kubeha.cluster.site')
+    assert rc != 0 and "group 'etcd' has 4 hosts" in out and 'nothing was changed' in out
