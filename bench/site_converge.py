@@ -82,10 +82,9 @@ def table(connection, rows):
     print()
     print('%s connection, median of %d runs (pipelining on)' % (connection, len(rows)))
     print('%-10s %10s %10s %12s %9s' % ('', 'wall (s)', 'cpu (s)', 'host-tasks', 'changed'))
-    print('%-10s %10.1f %10.1f %12d %9d' % ('converge', conv, statistics.median(r[0][3] for r in rows), rows[0][0][1],
-                                           max(r[0][2] for r in rows)))
-    print('%-10s %10.1f %10.1f %12d %9d' % ('re-run', again, statistics.median(r[1][3] for r in rows), rows[0][1][1],
-                                           max(r[1][2] for r in rows)))
+    for label, index, wall in (('converge', 0, conv), ('re-run', 1, again)):
+        cpu = statistics.median(r[index][3] for r in rows)
+        print('%-10s %10.1f %10.1f %12d %9d' % (label, wall, cpu, rows[0][index][1], max(r[index][2] for r in rows)))
     print('re-run / converge: %.0f %% (target <= 35 %%); converge target <= 120 s' % (100 * again / conv))
 
 

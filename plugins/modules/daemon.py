@@ -14,7 +14,7 @@ short_description: Lay out a daemon's files and keep its systemd units or static
 version_added: 0.1.0
 description:
   - The whole job of putting a daemon on a host, in one call (one round trip), so a role needs one task per daemon
-    instead of one per file, directory and unit.
+    instead of one per package, file, directory and unit.
   - "Files: each entry of O(files) is a directory, a file (from O(files[].content), a controller O(files[].template) or
     a controller O(files[].src), binaries included), an empty file to create (C(touch)) or a file to remove. Changes are
     decided from content, mode, owner and group. Every changed file is validated first (O(files[].validate)), and
@@ -125,6 +125,14 @@ options:
         type: list
         elements: path
         default: []
+  packages:
+    description:
+      - Debian packages the daemon comes from (its binary, its unit), installed with apt-get when missing, before the
+        files are validated and written. A temporary C(policy-rc.d) keeps their services from starting with the
+        packaged configuration. In check mode they are reported, and validations are skipped while they are missing.
+    type: list
+    elements: str
+    default: []
   units:
     description: systemd units or static pods, handled in this order after the files.
     type: list
@@ -283,6 +291,12 @@ units:
   returned: always
   type: dict
   sample: {"kubelet": {"action": "pending", "reason": "its files changed in this run", "active_before": true, "steps": []}}
+packages_installed:
+  description: Packages of O(packages) that were missing and were (or in check mode would be) installed.
+  returned: when files or units were given
+  type: list
+  elements: str
+  sample: ["haproxy"]
 restart_pending:
   description: Units whose restart was left to a O(restart_pending=true) call.
   returned: always
@@ -357,6 +371,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             files=dict(type="list", elements="dict", options=FILE, default=[]),
+            packages=dict(type="list", elements="str", default=[]),
             units=dict(type="list", elements="dict", options=UNIT, default=[]),
             restart=dict(type="str", choices=["now", "pending"], default="now"),
             restart_pending=dict(type="bool", default=False),

@@ -22,6 +22,7 @@ import tempfile
 
 from . import files as _files
 from . import health as _health
+from . import packages as _packages
 from . import systemd as _systemd
 from .common import DaemonError, sha256_file
 
@@ -202,7 +203,16 @@ class Run:
         if transfer and not self.check_mode:
             self.result["need_transfer"] = transfer
             return self.result
-        _files.validate(changes)
+        wanted = _packages.missing(self.params.get("packages") or [])
+        self.result["packages_installed"] = wanted
+        if wanted:
+            self.result["changed"] = True
+            if not self.check_mode:
+                _packages.install(wanted)
+        if wanted and self.check_mode:
+            self.result["validation_skipped"] = "packages %s are not installed yet" % ", ".join(wanted)
+        else:
+            _files.validate(changes)
         if diff:
             self.result["diff"] = _files.diffs(changes)
         parents = [] if self.check_mode else _files.apply(changes)
@@ -349,8 +359,8 @@ def run_daemon(params, check_mode=False, diff=False):
     state = Run(params, check_mode)
     try:
         if params.get("restart_pending"):
-            if params.get("files") or params.get("units"):
-                raise DaemonError("restart_pending restarts what earlier calls left pending; give it without files and units")
+            if params.get("files") or params.get("units") or params.get("packages"):
+                raise DaemonError("restart_pending restarts what earlier calls left pending; give it without files, units and packages")
             return state.restart_pending()
         defaults = dict(restart=params.get("restart") or "now", health_timeout=params.get("health_timeout") or 60)
         if defaults["restart"] not in RESTART_MODES:

@@ -25,8 +25,9 @@ def args(tmp_path, content="a=1\n", **extra):
 
 def test_check_real_second_run_with_diff(tmp_path, systemd):
     check = run_module("daemon", args(tmp_path), check_mode=True, diff=True)
-    assert check["changed"] is True and check["diff"] == [dict(before_header=str(tmp_path / "demo.conf"), after_header=str(tmp_path / "demo.conf"),
-                                                              before="", after="a=1\n")]
+    conf = str(tmp_path / "demo.conf")
+    assert check["changed"] is True
+    assert check["diff"] == [dict(before_header=conf, after_header=conf, before="", after="a=1\n")]
     assert not (tmp_path / "demo.conf").exists()
     real = run_module("daemon", args(tmp_path))
     assert real["changed"] is True and real["units"]["demo"]["action"] == "started"

@@ -203,7 +203,7 @@ def test_static_pod_install_pending_restart_and_removal(tmp_path, systemd):
 
 
 def test_restart_pending_takes_no_files(host):
-    with pytest.raises(DaemonError, match="give it without files and units"):
+    with pytest.raises(DaemonError, match="give it without files, units and packages"):
         run_daemon(dict(restart_pending=True, files=[dict(path="/x")], state_dir=host.state_dir))
 
 
@@ -212,3 +212,46 @@ def test_records_are_json_with_the_digest(host, systemd):
     with open(os.path.join(host.state_dir, "demo.service.json")) as handle:
         record = json.load(handle)
     assert set(record) == {"digest"} and len(record["digest"]) == 64
+
+
+@pytest.fixture
+def apt(tmp_path, monkeypatch, systemd):
+    """Fake dpkg-query and apt-get beside the fake systemctl: 'installed' is a file listing package names."""
+    from ansible_collections.kubeha.cluster.plugins.module_utils._daemon import packages
+
+    db = tmp_path / "dpkg-installed"
+    db.write_text("")
+    policy_seen = tmp_path / "policy-seen"
+    monkeypatch.setattr(packages, "POLICY", str(tmp_path / "policy-rc.d"))
+    scripts = {
+        "dpkg-query": '#!/bin/sh\nshift 2\nfor p in "$@"; do if grep -qx "$p" %s; then echo "$p installed"; '
+                      'else echo "dpkg-query: no packages found matching $p" >&2; fi; done\nexit 0\n' % db,
+        "apt-get": '#!/bin/sh\n[ "$1" = update ] && exit 0\n[ -x %s ] && cp %s %s\nfor p in "$@"; do case $p in -*|install|*::*) ;; '
+                   'nope) echo "E: Unable to locate package nope" >&2; exit 100 ;; *) echo "$p" >> %s ;; esac; done\n'
+                   % (tmp_path / "policy-rc.d", tmp_path / "policy-rc.d", policy_seen, db),
+    }
+    for name, text in scripts.items():
+        path = os.path.join(systemd.bin, name)
+        with open(path, "w") as handle:
+            handle.write(text)
+        os.chmod(path, 0o755)
+    return db, policy_seen, tmp_path / "policy-rc.d"
+
+
+def test_missing_packages_are_installed_first_without_starting_services(host, systemd, apt):
+    db, policy_seen, policy = apt
+    check = run_daemon(host.params(packages=["haproxy"]), check_mode=True)
+    assert check["packages_installed"] == ["haproxy"] and "haproxy" not in db.read_text()
+    assert check["validation_skipped"] == "packages haproxy are not installed yet"
+    first = run_daemon(host.params(packages=["haproxy"]))
+    assert first["packages_installed"] == ["haproxy"] and db.read_text().split() == ["haproxy"]
+    assert "exit 101" in policy_seen.read_text(), "a policy-rc.d forbids service starts during the install"
+    assert not policy.exists(), "and is removed afterwards"
+    again = run_daemon(host.params(packages=["haproxy"]))
+    assert again["packages_installed"] == [] and again["changed"] is False
+
+
+def test_a_package_apt_cannot_find_fails_with_apts_words(host, systemd, apt):
+    with pytest.raises(DaemonError, match="apt-get install nope failed .*Unable to locate package nope"):
+        run_daemon(host.params(packages=["nope"]))
+    assert not os.path.exists(host.conf), "nothing was written"
