@@ -41,6 +41,23 @@ SETTLED = dict(THREE, _etcd_fresh=False)
 DISCOVERY = dict(FRESH, etcd_bootstrap='discovery', etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt',
                  _etcd_discovery={'discovery_url': 'https://10.0.0.5:4001/v2/keys/_etcd/registry/0123abcd'})
 
+# What the role's one read of a member (GNU stat) found, as tasks/main.yml records it.
+SEEN_OK = {
+    '/etc/etcd/pki/ca.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
+    '/etc/etcd/pki/peer.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
+    '/etc/etcd/pki/peer.key': {'type': 'regular file', 'mode': '0600', 'owner': 'etcd'},
+    '/etc/etcd/pki/server.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
+    '/etc/etcd/pki/server.key': {'type': 'regular file', 'mode': '0400', 'owner': 'etcd'},
+    '/var/etcd/data/member': {'type': 'directory', 'mode': '0700', 'owner': 'etcd'},
+}
+SEEN_BAD = {
+    '/etc/etcd/pki/ca.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'root'},
+    '/etc/etcd/pki/peer.key': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
+    '/etc/etcd/pki/server.crt': {'type': 'directory', 'mode': '0755', 'owner': 'root'},
+    '/etc/etcd/pki/server.key': {'type': 'regular file', 'mode': '0600', 'owner': 'root'},
+    '/var/etcd/data/member': {'type': 'regular empty file', 'mode': '0644', 'owner': 'root'},
+}
+
 CASES = [
     dict(id='unit-fresh', role='etcd', template='etcd.service.j2', vars=FRESH),
     dict(id='env-fresh', role='etcd', template='etcd-bootstrap.env.j2', vars=FRESH),
@@ -53,6 +70,9 @@ CASES = [
     dict(id='pod-fresh', role='etcd', template='etcd.yaml.j2', vars=dict(FRESH, etcd_mode='static_pod')),
     dict(id='pod-settled', role='etcd', template='etcd.yaml.j2', vars=dict(SETTLED, etcd_mode='static_pod')),
     dict(id='pod-discovery', role='etcd', template='etcd.yaml.j2', vars=dict(DISCOVERY, etcd_mode='static_pod')),
+    dict(id='node-ok', role='etcd', template='checks/node.j2', vars=dict(SETTLED, _etcd_seen=SEEN_OK)),
+    dict(id='node-bad', role='etcd', template='checks/node.j2',
+         vars=dict(DISCOVERY, _etcd_seen=SEEN_BAD, etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt')),
     dict(id='disc-service', role='etcd_discovery_service', template='etcd-discovery.service.j2',
          vars={'etcd_discovery_service_ip': '10.0.0.5', 'etcd_discovery_service_cert': '/etc/etcd/pki/server.crt',
                'etcd_discovery_service_key': '/etc/etcd/pki/server.key'}),
@@ -174,6 +194,37 @@ def test_extra_args_storage_and_arch(rendered):
     assert 'Environment=ETCD_UNSUPPORTED_ARCH=arm' in text
 
 
+def problems(text):
+    return [line[2:] for line in text.splitlines() if line.startswith('- ')]
+
+
+def test_node_checks_pass_on_a_good_member(rendered):
+    assert problems(rendered['node-ok']) == []
+
+
+def test_node_checks_name_each_file_and_the_fix(rendered):
+    """What the member's read found is checked before anything changes: one problem per file, with the fix."""
+    found = problems(rendered['node-bad'])
+    expected = [
+        '/etc/etcd/pki/peer.crt is missing: run the kubeha.cluster.secrets role first, or set etcd_peer_cert',
+        '/etc/etcd/pki/peer.key has mode 0644: a private key must be 0600',
+        '/etc/etcd/pki/server.crt is a directory, not a file',
+        '/etc/etcd/pki/server.key is owned by root, but etcd runs as etcd',
+        '/var/etcd/data/member is a regular empty file, not etcd\'s data directory',
+        'etcd_discovery_ca_cert /etc/etcd/discovery/ca.crt is missing',
+    ]
+    assert len(found) == len(expected), found
+    for line, start in zip(found, expected):
+        assert line.startswith(start), (line, start)
+    assert 'secrets_etcd_file_owner and secrets_etcd_file_group to etcd' in found[3]
+
+
+def test_manifest_carries_the_inputs_digest_token(rendered):
+    """The daemon module fills @@inputs_digest@@ (digest_of the certificates), so a new certificate changes the pod."""
+    pod = yaml.safe_load(rendered['pod-settled'])
+    assert pod['metadata']['annotations']['kubeha.io/inputs-digest'] == '@@inputs_digest@@'
+
+
 def test_discovery_service_unit(rendered):
     flags = flag_map(systemd_execstart_args(rendered['disc-service']))
     assert flags['--enable-v2'] == 'true'
@@ -181,6 +232,8 @@ def test_discovery_service_unit(rendered):
     assert flags['--advertise-client-urls'] == 'https://10.0.0.5:4001'
     assert flags['--listen-peer-urls'] == 'http://127.0.0.1:4002'  # a one-member etcd: peers on loopback only
     assert flags['--cert-file'] == '/etc/etcd/pki/server.crt'
+    # the data dir is made by the unit (0700, owned by the service's user), not by a task
+    assert 'ExecStartPre=+/usr/bin/install -d -o etcd -g etcd -m 0700 /var/lib/etcd-discovery' in rendered['disc-service']
     for version, binary in sorted(ETCD.items()):
         if version == '3.4':  # etcd 3.5 still serves the v2 store with --enable-v2; 3.4 is what Debian ships
             code, output = run_etcd_parser(binary, systemd_execstart_args(rendered['disc-service']))
@@ -268,4 +321,4 @@ def test_bad_inventory_fails_first_and_names_the_fix(tmp_path, hosts, group_vars
     for text in expected:
         assert text in output, output
     # nothing past the inventory check ran
-    assert 'Mount the dedicated etcd storage' not in output and "Install Debian's etcd package" not in output, output
+    assert 'Mount the dedicated etcd storage' not in output and "Look at the member's certificates" not in output, output
