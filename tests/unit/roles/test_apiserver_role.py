@@ -26,7 +26,10 @@ from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: di
 
 VERSION = '1.34.2'
 ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
-BASE = {'_apiserver_etcd_urls': ETCD, '_apiserver_inputs_digest': 'f00d', 'apiserver_node_ip': '10.0.0.11'}
+BASE = {'_apiserver_etcd_urls': ETCD, '_apiserver_config_digest': 'c0ffee', 'apiserver_node_ip': '10.0.0.11'}
+# what the role hands to kubeha.cluster.daemon, rendered like the templates (a test-only template, written by the fixture)
+DAEMON_ARGS = 'daemon-args.json.j2'
+DISABLED_TOKEN = dict(BASE, apiserver_anonymous_auth='disabled', apiserver_legacy_token_auth=True)
 LB = {'_loadbalancer_backends': [{'name': 'm1', 'address': '10.0.0.11'}, {'name': 'm2', 'address': '10.0.0.12'}],
       '_loadbalancer_peers': ['10.0.0.12'], 'loadbalancer_address': '10.0.0.100', 'loadbalancer_node_ip': '10.0.0.11',
       'loadbalancer_vrrp_priority': 150, 'loadbalancer_vip_interface': 'eth0', 'inventory_hostname': 'm1'}
@@ -41,6 +44,10 @@ CASES = [
     dict(id='manifest', role='apiserver', template='kube-apiserver.yaml.j2', vars=BASE),
     dict(id='authn', role='apiserver', template='authentication-config.yaml.j2', vars=BASE),
     dict(id='audit', role='apiserver', template='audit-policy.yaml.j2', vars=BASE),
+    dict(id='daemon-host', role='apiserver', template=DAEMON_ARGS, vars=BASE),
+    dict(id='daemon-host-disabled-token', role='apiserver', template=DAEMON_ARGS, vars=DISABLED_TOKEN),
+    dict(id='unit-disabled-token', role='apiserver', template='kube-apiserver.service.j2', vars=DISABLED_TOKEN),
+    dict(id='daemon-static', role='apiserver', template=DAEMON_ARGS, vars=dict(BASE, apiserver_mode='static_pod')),
     dict(id='haproxy', role='loadbalancer', template='haproxy.cfg.j2', vars=LB),
     dict(id='keepalived', role='loadbalancer', template='keepalived.conf.j2', vars=LB),
 ]
@@ -49,7 +56,11 @@ CASES = [
 @pytest.fixture(scope='module', name='rendered')
 def rendered_fixture(tmp_path_factory):
     """Every case rendered in one ansible-playbook run."""
-    return render(CASES, tmp_path_factory.mktemp('apiserver-rendered'))
+    workdir = tmp_path_factory.mktemp('apiserver-rendered')
+    args_template = workdir / DAEMON_ARGS
+    args_template.write_text("{{ {'files': _apiserver_files, 'units': _apiserver_units} | to_json }}\n")
+    cases = [dict(c, template=str(args_template)) if c['template'] == DAEMON_ARGS else c for c in CASES]
+    return render(cases, workdir)
 
 
 def flags(args):
@@ -76,7 +87,8 @@ def test_unit_flags_are_real_and_carry_the_cluster(rendered):
     # anonymous requests are limited by the authentication configuration, so the flag must be absent
     assert not {'anonymous-auth', 'token-auth-file', 'basic-auth-file', 'insecure-port'} & set(values)
     assert 'StandardOutput=append:/var/log/kube-apiserver.log' in rendered['unit']
-    assert 'sha256: f00d' in rendered['unit']
+    # no digest in the unit: kubeha.cluster.daemon keeps one per unit (test_every_file_the_apiserver_reads_restarts_it)
+    assert 'sha256' not in rendered['unit']
 
 
 def test_legacy_token_and_extra_args(rendered):
@@ -104,7 +116,65 @@ def test_static_pod_manifest_validates_and_has_the_same_flags(rendered):
     assert flags(container['command'][1:]) == flags(systemd_execstart_args(rendered['unit']))
     assert container['image'] == 'registry.k8s.io/kube-apiserver:v1.34.2'
     assert container['readinessProbe']['httpGet']['path'] == '/readyz'
-    assert manifest['metadata']['annotations']['kubeha.io/inputs-sha256'] == 'f00d'
+    # the daemon module puts the digest of the certificates and keys in on the host (digest_of)
+    assert manifest['metadata']['annotations']['kubeha.io/inputs-sha256'] == '@@inputs_digest@@'
+    assert manifest['metadata']['annotations']['kubeha.io/config-sha256'] == 'c0ffee'
+
+
+def _secret_and_config_paths(values):
+    """Every file under /srv/kubernetes or /etc/kubernetes/apiserver that a parsed flag names."""
+    paths = [v for vs in values.values() for v in vs if v.startswith(('/srv/kubernetes/', '/etc/kubernetes/apiserver/'))]
+    return [p for p in paths if p.startswith('/srv/')], [p for p in paths if p.startswith('/etc/')]
+
+
+@pytest.mark.parametrize('case, unit', [('daemon-host', 'unit'), ('daemon-host-disabled-token', 'unit-disabled-token')])
+def test_every_file_the_apiserver_reads_restarts_it(rendered, case, unit):
+    """Host mode: certificates and keys are the unit's inputs, configuration files and the unit name it in restarts."""
+    args = json.loads(rendered[case])
+    files = {f['path']: f for f in args['files']}
+    (daemon,) = args['units']
+    values = flags(systemd_execstart_args(rendered[unit]))
+    secrets, configs = _secret_and_config_paths(values)
+    assert secrets and configs
+    assert set(secrets) <= set(daemon['inputs'])
+    for path in configs:
+        assert files[path]['restarts'] == ['kube-apiserver'] and files[path]['mode'] == '0600'
+    service = files['/etc/systemd/system/kube-apiserver.service']
+    assert service['restarts'] == ['kube-apiserver'] and service['validate'] == 'systemd:kube-apiserver.service'
+    assert daemon['name'] == 'kube-apiserver' and daemon['enabled'] is True and daemon.get('kind', 'systemd') == 'systemd'
+    assert files['/var/log/kube-apiserver.log'] == {'path': '/var/log/kube-apiserver.log', 'state': 'touch', 'owner': 'root',
+                                                    'group': 'adm', 'mode': '0640'}
+    assert files['/etc/kubernetes/apiserver']['mode'] == '0700' and files['/var/log/kubernetes/audit']['mode'] == '0700'
+    assert daemon['health']['url'] == 'https://10.0.0.11:6443/readyz'
+    assert daemon['health']['ca_path'] == '/srv/kubernetes/ca.crt'
+    assert daemon['health_timeout'] == 60
+
+
+def test_health_gate_and_inputs_follow_the_auth_choices(rendered):
+    (daemon,) = json.loads(rendered['daemon-host-disabled-token'])['units']
+    # anonymous requests refused everywhere: the gate asks as the admin
+    assert daemon['health']['client_cert'] == '/srv/kubernetes/kubecfg.crt'
+    assert daemon['health']['client_key'] == '/srv/kubernetes/kubecfg.key'
+    assert '/srv/kubernetes/known_tokens.csv' in daemon['inputs']
+    files = {f['path']: f for f in json.loads(rendered['daemon-host-disabled-token'])['files']}
+    assert files['/etc/kubernetes/apiserver/authentication-config.yaml'] == {
+        'path': '/etc/kubernetes/apiserver/authentication-config.yaml', 'state': 'absent'}
+    (health_only,) = json.loads(rendered['daemon-host'])['units']
+    assert 'client_cert' not in health_only['health']
+
+
+def test_static_pod_is_staged_with_the_digest_of_its_inputs(rendered):
+    args = json.loads(rendered['daemon-static'])
+    files = {f['path']: f for f in args['files']}
+    (daemon,) = args['units']
+    staged = files['/etc/kubernetes/apiserver/kube-apiserver.yaml']
+    assert staged['template'] == 'kube-apiserver.yaml.j2' and staged['mode'] == '0600'
+    assert staged['digest_of'] == daemon['inputs'] and '/srv/kubernetes/server.cert' in daemon['inputs']
+    assert daemon == dict(daemon, kind='static_pod', name='kube-apiserver', source='/etc/kubernetes/apiserver/kube-apiserver.yaml',
+                          manifest='/etc/kubernetes/manifests/kube-apiserver.yaml')
+    assert '/etc/systemd/system/kube-apiserver.service' not in files and '/var/log/kube-apiserver.log' not in files
+    # configuration changes reach the pod through the manifest's config digest, not through a unit
+    assert files['/etc/kubernetes/apiserver/audit-policy.yaml']['restarts'] == []
 
 
 def test_anonymous_only_on_health_paths(rendered):
@@ -139,7 +209,7 @@ def test_keepalived_vip_follows_a_checked_haproxy(rendered):
 
 
 # --- refusals: the role in check mode against localhost -------------------------------------------
-def run_role(tmp_path, role, extra):
+def run_role(tmp_path, role, extra, post_tasks=()):
     """Run a role in check mode on localhost (in groups masters, etcd); return (rc, output)."""
     inventory = tmp_path / 'inventory.yml'
     host = {'ansible_connection': 'local', 'kubeha_node_ip': '127.0.0.1', 'ansible_python_interpreter': sys.executable}
@@ -147,7 +217,7 @@ def run_role(tmp_path, role, extra):
                                                  'children': {'masters': {'hosts': {'localhost': None}}, 'etcd': {'hosts': {'localhost': None}}}}}))
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump([{'name': 'Role', 'hosts': 'masters', 'gather_facts': False,
-                                         'roles': [{'role': 'kubeha.cluster.' + role}]}]))
+                                         'roles': [{'role': 'kubeha.cluster.' + role}], 'post_tasks': list(post_tasks)}]))
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--check', '-i', str(inventory),
                              '-e', json.dumps(extra), str(playbook)], capture_output=True, text=True, env=env, check=False, timeout=300)
@@ -175,3 +245,20 @@ def test_loadbalancer_refuses_a_missing_address(tmp_path):
 def test_loadbalancer_refuses_the_apiserver_port_on_masters(tmp_path):
     code, output = run_role(tmp_path, 'loadbalancer', {'kubeha_lb_address': '10.0.0.100', 'kubeha_lb_port': 6443, 'loadbalancer_group': 'masters'})
     assert code != 0 and 'they must differ when the balancer runs on the masters' in ' '.join(output.split())
+
+
+def test_static_pod_mode_in_check_mode_reports_and_writes_nothing(tmp_path):
+    """The role's static_pod call is one the daemon module accepts; check mode reports the pod it would start."""
+    where = {'apiserver_mode': 'static_pod', 'apiserver_config_dir': str(tmp_path / 'apiserver'),
+             'apiserver_manifest_dir': str(tmp_path / 'manifests'), 'apiserver_audit_log_path': str(tmp_path / 'audit' / 'audit.log'),
+             'apiserver_secrets_dir': str(tmp_path / 'srv')}
+    report = tmp_path / 'daemon.json'
+    save = {'name': 'Save what the daemon call reported', 'check_mode': False,
+            'ansible.builtin.copy': {'content': '{{ _apiserver_daemon | to_json }}', 'dest': str(report), 'mode': '0600'}}
+    code, output = run_role(tmp_path, 'apiserver', where, post_tasks=[save])
+    assert code == 0, output[-3000:]
+    result = json.loads(report.read_text())
+    assert result['changed'] and result['units']['kube-apiserver']['action'] == 'started'
+    assert result['files'][where['apiserver_config_dir'] + '/kube-apiserver.yaml'] == 'created'
+    assert result['files'][where['apiserver_config_dir'] + '/audit-policy.yaml'] == 'created'
+    assert not (tmp_path / 'apiserver').exists() and not (tmp_path / 'manifests').exists()
