@@ -2,15 +2,19 @@
 
     python3 podmaster_zipapp.py <collection>/plugins/module_utils OUTPUT.pyz
 
-Runs on the controller (the control_plane role calls it once per run, then copies one file to each
-master). The archive holds ``kubeha_podmaster/{_podmaster,_etcd}/*.py`` (so the daemon's relative
-import of ``.._etcd`` works as in the collection) and a ``__main__.py``; the target runs it with
-``python3 podmaster.pyz --config FILE``. Same inputs give byte-identical output (sorted entries, fixed
-timestamps), so a re-run copies nothing.
+Runs on the controller (the control_plane role calls it once per run, then sends the one file to each
+master whose copy differs). The archive holds ``kubeha_podmaster/{_podmaster,_etcd}/*.py`` (so the
+daemon's relative import of ``.._etcd`` works as in the collection) and a ``__main__.py``; the target
+runs it with ``python3 podmaster.pyz --config FILE``. Same inputs give byte-identical output (sorted
+entries, fixed timestamps), so a re-run sends nothing. Prints ``built|unchanged OUTPUT SHA256``.
+
+``python3 podmaster.pyz --check --config-json TEXT`` checks a configuration given as text: the role
+validates the code and the configuration it is about to install together, before writing either.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -19,10 +23,36 @@ import zipfile
 PACKAGE = "kubeha_podmaster"
 SUBPACKAGES = ("_podmaster", "_etcd")
 EPOCH = (2020, 1, 1, 0, 0, 0)
-MAIN = b'''"""podmaster (kubeha.cluster): python3 podmaster.pyz --config FILE."""
+MAIN = b'''"""podmaster (kubeha.cluster): python3 podmaster.pyz --config FILE [--check].
+
+--check --config-json TEXT checks a configuration given as text instead of a file.
+"""
+import os
+import shutil
+import sys
+import tempfile
+
 from kubeha_podmaster._podmaster.daemon import main
 
-raise SystemExit(main())
+
+def run(argv):
+    if "--config-json" not in argv:
+        return main(argv)
+    at = argv.index("--config-json")
+    if "--check" not in argv or at + 1 >= len(argv):
+        sys.stderr.write("podmaster: --config-json TEXT only goes with --check\\n")
+        return 2
+    work = tempfile.mkdtemp(prefix="podmaster-check-")
+    try:
+        path = os.path.join(work, "podmaster.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(argv[at + 1])
+        return main(argv[:at] + ["--config", path] + argv[at + 2:])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+raise SystemExit(run(sys.argv[1:]))
 '''
 INIT = b'"""kubeha podmaster and the etcd client of kubeha.cluster, shipped by the control_plane role."""\n'
 
@@ -43,7 +73,7 @@ def entries(module_utils):
 
 
 def build(module_utils, output):
-    """Write ``output`` atomically; return True if its content changed."""
+    """Write ``output`` atomically; return True if its content changed (see :func:`sha256` for its digest)."""
     directory = os.path.dirname(os.path.abspath(output))
     fd, tmp = tempfile.mkstemp(prefix=".podmaster-", suffix=".pyz", dir=directory)
     try:
@@ -71,12 +101,17 @@ def build(module_utils, output):
             os.unlink(tmp)
 
 
+def sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
 def main(argv):
     if len(argv) != 2:
         sys.stderr.write("usage: podmaster_zipapp.py <collection>/plugins/module_utils OUTPUT.pyz\n")
         return 2
     changed = build(argv[0], argv[1])
-    sys.stdout.write("%s %s\n" % ("built" if changed else "unchanged", argv[1]))
+    sys.stdout.write("%s %s %s\n" % ("built" if changed else "unchanged", argv[1], sha256(argv[1])))
     return 0
 
 
