@@ -1,0 +1,252 @@
+"""The control_plane role: rendered flags are real 1.34 flags, what it hands to kubeha.cluster.daemon in
+every election and mode, podmaster's zip application and health check, and check mode on static pods.
+
+Templates and the daemon arguments are rendered with real Ansible (tests/unit/roles/rendering.py); the
+check-mode run plays the role against localhost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+
+import kubernetes_validate
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+ROLE = os.path.join(ROOT, 'roles', 'control_plane')
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'standins'))
+sys.path.insert(0, os.path.join(ROLE, 'files'))
+
+from rendering import render, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import podmaster_health  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import podmaster_zipapp  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+VERSION = '1.34.2'
+COMPONENTS = ['kube-scheduler', 'kube-controller-manager']
+ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
+PYZ_SHA256 = 'ab' * 32
+# the role's facts that come from the controller (endpoints from the inventory, the build task's output)
+BASE = {'_control_plane_etcd_endpoints': ETCD, 'role_path': ROLE,
+        '_control_plane_pyz_build': {'stdout': 'built /tmp/kubeha-podmaster-0123456789abcdef.pyz ' + PYZ_SHA256}}
+DAEMON_ARGS = 'daemon-args.json.j2'
+MODES = {
+    'podmaster-host': {},
+    'builtin-host': {'control_plane_election': 'builtin'},
+    'podmaster-static': {'control_plane_mode': 'static_pod'},
+    'podmaster-static-pod': {'control_plane_mode': 'static_pod', 'control_plane_podmaster_mode': 'static_pod'},
+    'builtin-static': {'control_plane_mode': 'static_pod', 'control_plane_election': 'builtin'},
+}
+CASES = ([dict(id='daemon-' + name, role='control_plane', template=DAEMON_ARGS, vars=dict(BASE, **extra)) for name, extra in MODES.items()]
+         + [dict(id='unit-' + c, role='control_plane', template='component.service.j2', vars=dict(BASE, _control_plane_component=c))
+            for c in COMPONENTS]
+         + [dict(id='unit-builtin-' + c, role='control_plane', template='component.service.j2',
+                 vars=dict(BASE, _control_plane_component=c, control_plane_election='builtin')) for c in COMPONENTS]
+         + [dict(id='dropin-kube-scheduler', role='control_plane', template='component-podmaster.conf.j2',
+                 vars=dict(BASE, _control_plane_component='kube-scheduler'))])
+
+
+@pytest.fixture(scope='module', name='rendered')
+def rendered_fixture(tmp_path_factory):
+    """Every case rendered in one ansible-playbook run (the role's templates are found like in a role)."""
+    workdir = tmp_path_factory.mktemp('control-plane-rendered')
+    os.symlink(os.path.join(ROLE, 'templates'), str(workdir / 'templates'))
+    args_template = workdir / DAEMON_ARGS
+    args_template.write_text("{{ {'files': _control_plane_files, 'units': _control_plane_units} | to_json }}\n")
+    cases = [dict(c, template=str(args_template)) if c['template'] == DAEMON_ARGS else c for c in CASES]
+    return render(cases, workdir)
+
+
+def flags(component, args):
+    """Parse like the component's 1.34 binary (unknown flags and bad values raise FlagError)."""
+    values, positional = parse_args(load_flag_table(component, VERSION), args)
+    assert not positional
+    return values
+
+
+def daemon_args(rendered, mode):
+    args = json.loads(rendered['daemon-' + mode])
+    return {f['path']: f for f in args['files']}, {u['name'] + ('/pod' if u.get('kind') == 'static_pod' else ''): u for u in args['units']}
+
+
+@pytest.mark.parametrize('component', COMPONENTS)
+def test_unit_flags_are_real_and_the_unit_carries_no_digest(rendered, component):
+    values = flags(component, systemd_execstart_args(rendered['unit-' + component]))
+    short = {'kube-scheduler': 'scheduler', 'kube-controller-manager': 'controller-manager'}[component]
+    assert values['kubeconfig'] == ['/srv/kubernetes/%s.kubeconfig' % short]
+    assert values['leader-elect'] == ['true'] and values['bind-address'] == ['127.0.0.1']
+    assert 'sha256' not in rendered['unit-' + component]
+    # bound to podmaster by the drop-in only, so the unit validates before podmaster.service exists
+    assert 'podmaster.service' not in rendered['unit-' + component].split('[Unit]')[1]
+    assert flags(component, systemd_execstart_args(rendered['unit-builtin-' + component])) == values
+
+
+def test_the_podmaster_drop_in_binds_the_component_to_podmaster(rendered):
+    text = rendered['dropin-kube-scheduler']
+    assert text.startswith('#') and '[Unit]\nAfter=podmaster.service\nBindsTo=podmaster.service\n' in text
+
+
+def test_podmaster_host_mode(rendered):
+    files, units = daemon_args(rendered, 'podmaster-host')
+    for component, short in (('kube-scheduler', 'scheduler'), ('kube-controller-manager', 'controller-manager')):
+        kubeconfig = files['/srv/kubernetes/%s.kubeconfig' % short]
+        assert kubeconfig['mode'] == '0600' and kubeconfig['restarts'] == [component]
+        assert '/srv/kubernetes/%s.crt' % short in kubeconfig['content'] and kubeconfig['content'].startswith('#')
+        unit_file = files['/etc/systemd/system/%s.service' % component]
+        assert unit_file['validate'] == 'systemd:%s.service' % component and unit_file['restarts'] == [component]
+        dropin = files['/etc/systemd/system/%s.service.d/podmaster.conf' % component]
+        assert 'BindsTo=podmaster.service' in dropin['content'] and dropin['restarts'] == [component]
+        unit = units[component]
+        # podmaster starts it on the holder; the daemon module restarts it there (only) when what it reads changed
+        assert unit['state'] == 'as_is' and unit['enabled'] is False and unit['restart'] == 'now'
+        assert {'/srv/kubernetes/ca.crt', '/srv/kubernetes/%s.crt' % short, '/srv/kubernetes/%s.key' % short} <= set(unit['inputs'])
+        values = flags(component, systemd_execstart_args(unit_file['content']))
+        named = [v for vs in values.values() for v in vs if v.startswith('/srv/kubernetes/') and not v.endswith('.kubeconfig')]
+        assert set(named) <= set(unit['inputs'])
+        assert unit['health'] == {'port': {'kube-scheduler': 10259, 'kube-controller-manager': 10257}[component]}
+    assert list(units) == ['podmaster'] + COMPONENTS
+    podmaster = units['podmaster']
+    assert podmaster['enabled'] is True and podmaster['restart'] == 'pending' and podmaster.get('state', 'started') == 'started'
+    assert podmaster['inputs'] == ['/srv/kubernetes/etcd-ca.crt', '/srv/kubernetes/apiserver-etcd-client.crt',
+                                   '/srv/kubernetes/apiserver-etcd-client.key']
+    assert podmaster['health']['command'] == ['/usr/bin/python3', '/usr/local/lib/kubeha/podmaster-health.py',
+                                              '/run/kubeha/podmaster.json', 'kube-scheduler=10259', 'kube-controller-manager=10257']
+    for path in ('/usr/local/lib/kubeha/podmaster.pyz', '/etc/kubeha/podmaster.json', '/etc/systemd/system/podmaster.service'):
+        assert files[path]['restarts'] == ['podmaster']
+    assert files['/etc/systemd/system/podmaster.service']['template'] == 'podmaster.service.j2'
+    assert files['/usr/local/lib/kubeha/podmaster-health.py']['src'] == 'podmaster_health.py'
+
+
+def test_podmaster_is_checked_with_the_code_that_will_run(rendered):
+    """The new pyz checks the new configuration inline; podmaster.json is checked by the installed pyz when it is the new one."""
+    files, _units = daemon_args(rendered, 'podmaster-host')
+    config = json.loads(files['/etc/kubeha/podmaster.json']['content'])
+    assert config['endpoints'] == ETCD and config['ttl'] == 6 and [c['unit'] for c in config['components']] == [
+        c + '.service' for c in COMPONENTS]
+    pyz = shlex.split(files['/usr/local/lib/kubeha/podmaster.pyz']['validate'])
+    assert pyz[:4] == ['/usr/bin/python3', '%s', '--check', '--config-json'] and json.loads(pyz[4]) == config
+    check = shlex.split(files['/etc/kubeha/podmaster.json']['validate'])
+    assert check[0:2] == ['/usr/bin/python3', '-c'] and check[3:] == ['/usr/local/lib/kubeha/podmaster.pyz', PYZ_SHA256, '%s']
+    assert '%s' not in check[2]  # the daemon module replaces %s in every word
+
+
+def test_builtin_host_mode_removes_podmaster(rendered):
+    files, units = daemon_args(rendered, 'builtin-host')
+    # a podmaster static pod only exists where the components are static pods
+    assert list(units) == ['podmaster'] + COMPONENTS and units['podmaster']['state'] == 'stopped'
+    _files, static_units = daemon_args(rendered, 'builtin-static')
+    assert static_units['podmaster']['state'] == 'stopped' and static_units['podmaster/pod']['state'] == 'stopped'
+    for path in ('/etc/systemd/system/podmaster.service', '/etc/systemd/system/multi-user.target.wants/podmaster.service',
+                 '/usr/local/lib/kubeha/podmaster.pyz', '/usr/local/lib/kubeha/podmaster-health.py', '/etc/kubeha/podmaster.json',
+                 '/etc/kubeha/podmaster.yaml', '/etc/systemd/system/kube-scheduler.service.d/podmaster.conf'):
+        assert files[path] == {'path': path, 'state': 'absent'}
+    for component in COMPONENTS:
+        unit = units[component]
+        assert unit['enabled'] is True and unit.get('state', 'started') == 'started' and unit['restart'] == 'pending'
+
+
+@pytest.mark.parametrize('mode', ['podmaster-static', 'podmaster-static-pod', 'builtin-static'])
+def test_static_pods_carry_the_digest_of_what_they_read(rendered, mode):
+    files, units = daemon_args(rendered, mode)
+    for component in COMPONENTS:
+        source = files['/srv/kubernetes/%s.yaml' % component]
+        assert source['mode'] == '0600' and '/srv/kubernetes/ca.crt' in source['digest_of']
+        manifest = yaml.safe_load(source['content'])
+        kubernetes_validate.validate(manifest, VERSION, strict=True)
+        annotations = manifest['metadata']['annotations']
+        assert annotations['kubeha.io/inputs-sha256'] == '@@inputs_digest@@' and len(annotations['kubeha.io/kubeconfig-sha256']) == 64
+        container = manifest['spec']['containers'][0]
+        assert flags(component, container['command'][1:])['kubeconfig'][0].endswith('.kubeconfig')
+        # missing certificates fail the (changed) source before anything is written
+        assert source['validate'].startswith('ls -d %s /srv/kubernetes/ca.crt')
+        if mode == 'builtin-static':
+            assert units[component + '/pod'] == dict(units[component + '/pod'], source='/srv/kubernetes/%s.yaml' % component,
+                                                     manifest='/etc/kubernetes/manifests/%s.yaml' % component, restart='pending')
+        else:
+            assert component not in units and component + '/pod' not in units  # podmaster copies the source
+        assert '/etc/systemd/system/%s.service' % component not in files
+
+
+def test_podmaster_static_pod_restarts_with_its_code_configuration_and_certificates(rendered):
+    files, units = daemon_args(rendered, 'podmaster-static-pod')
+    staged = files['/etc/kubeha/podmaster.yaml']
+    assert staged['template'] == 'podmaster.yaml.j2' and staged['digest_of'] == units['podmaster/pod']['inputs']
+    assert units['podmaster/pod'] == dict(units['podmaster/pod'], source='/etc/kubeha/podmaster.yaml',
+                                          manifest='/etc/kubernetes/manifests/podmaster.yaml', restart='pending')
+    assert '/etc/systemd/system/podmaster.service' not in files and files['/etc/kubeha/podmaster.json']['restarts'] == []
+
+
+# --- podmaster.pyz and its health check --------------------------------------------------------------
+def test_podmaster_zipapp_is_reproducible_and_checks_inline_configuration(tmp_path):
+    module_utils = os.path.join(ROOT, 'plugins', 'module_utils')
+    first, second = str(tmp_path / 'a.pyz'), str(tmp_path / 'b.pyz')
+    assert podmaster_zipapp.build(module_utils, first) and podmaster_zipapp.build(module_utils, second)
+    assert podmaster_zipapp.sha256(first) == podmaster_zipapp.sha256(second)
+    assert not podmaster_zipapp.build(module_utils, first)
+    config = {'endpoints': ['http://127.0.0.1:2379'], 'components': [{'name': 'kube-scheduler', 'mode': 'host', 'unit': 'x.service'}]}
+
+    def check(*args):
+        proc = subprocess.run([sys.executable, first] + list(args), capture_output=True, text=True, check=False, timeout=60)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    assert check('--check', '--config-json', json.dumps(config))[0] == 0
+    code, output = check('--check', '--config-json', json.dumps(dict(config, ttl=1)))
+    assert code == 2 and 'ttl must be at least 2 seconds' in output
+    code, output = check('--config-json', json.dumps(config))
+    assert code == 2 and 'only goes with --check' in output
+
+
+def test_podmaster_health(tmp_path):
+    status = tmp_path / 'podmaster.json'
+    with socket.socket() as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        ports = {'kube-scheduler': port, 'kube-controller-manager': 1}
+
+        def write(components, pid=os.getpid()):
+            status.write_text(json.dumps({'pid': pid, 'components': components}))
+            return podmaster_health.problems(str(status), ports)
+
+        assert write({'kube-scheduler': {'holder': 'm1', 'active': True}, 'kube-controller-manager': {'holder': 'm2', 'active': False}}) == []
+        assert 'holder not known yet' in ' '.join(write({'kube-scheduler': {'holder': '', 'reason': 'starting'}}))
+        assert 'refuses connections' in ' '.join(write({'kube-controller-manager': {'holder': 'm1', 'active': True}}))
+        assert 'not running' in ' '.join(write({'kube-scheduler': {'holder': 'm1'}}, pid=2 ** 22 + 1))
+    status.unlink()
+    assert 'status file' in ' '.join(podmaster_health.problems(str(status), {}))
+
+
+# --- check mode against localhost ----------------------------------------------------------------------
+def test_static_pod_modes_in_check_mode_report_and_write_nothing(tmp_path):
+    """Both static pod modes make a daemon call the module accepts; check mode reports and writes nothing."""
+    where = {'control_plane_mode': 'static_pod', 'control_plane_podmaster_mode': 'static_pod',
+             'control_plane_secrets_dir': str(tmp_path / 'srv'), 'control_plane_manifest_dir': str(tmp_path / 'manifests'),
+             'control_plane_podmaster_lib_dir': str(tmp_path / 'lib'), 'control_plane_podmaster_config_dir': str(tmp_path / 'etc')}
+    inventory = tmp_path / 'inventory.yml'
+    host = {'ansible_connection': 'local', 'kubeha_node_ip': '127.0.0.1', 'ansible_python_interpreter': sys.executable}
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'localhost': host},
+                                                 'children': {'masters': {'hosts': {'localhost': None}}, 'etcd': {'hosts': {'localhost': None}}}}}))
+    report = tmp_path / 'daemon.json'
+    save = {'name': 'Save what the daemon call reported', 'check_mode': False,
+            'ansible.builtin.copy': {'content': '{{ _control_plane_daemon | to_json }}', 'dest': str(report), 'mode': '0600'}}
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(yaml.safe_dump([{'name': 'Role', 'hosts': 'masters', 'gather_facts': False,
+                                         'roles': [{'role': 'kubeha.cluster.control_plane'}], 'post_tasks': [save]}]))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0', TMPDIR=str(tmp_path))
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--check', '-i', str(inventory),
+                             '-e', json.dumps(where), str(playbook)], capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    answer = json.loads(report.read_text())
+    assert answer['changed'] and answer['units']['podmaster']['action'] == 'started'
+    assert answer['files'][where['control_plane_podmaster_lib_dir'] + '/podmaster.pyz'] == 'created'
+    assert answer['files'][where['control_plane_secrets_dir'] + '/kube-scheduler.yaml'] == 'created'
+    for name in ('srv', 'manifests', 'lib', 'etc'):
+        assert not (tmp_path / name).exists()
