@@ -230,6 +230,7 @@ def run_role(tmp_path, role, extra, post_tasks=()):
     ({'kubeha_kubernetes_version': '1.31.4'}, 'cannot limit anonymous requests to health paths (KEP-4633 needs 1.32+)'),
     ({'apiserver_extra_args': {'insecure-port': 8080}}, "apiserver_extra_args sets ['insecure-port']"),
     ({'apiserver_extra_args': {'--etcd-servers': 'http://127.0.0.1:2379'}}, "apiserver_extra_args sets ['etcd-servers']"),
+    ({'kubeha_node_ip': ''}, "etcd client URLs from group 'etcd': ['https://:2379']. Every etcd member needs an address"),
 ])
 def test_refusals_say_what_to_do(tmp_path, extra, message):
     code, output = run_role(tmp_path, 'apiserver', extra)
@@ -262,3 +263,26 @@ def test_static_pod_mode_in_check_mode_reports_and_writes_nothing(tmp_path):
     assert result['files'][where['apiserver_config_dir'] + '/kube-apiserver.yaml'] == 'created'
     assert result['files'][where['apiserver_config_dir'] + '/audit-policy.yaml'] == 'created'
     assert not (tmp_path / 'apiserver').exists() and not (tmp_path / 'manifests').exists()
+
+
+@pytest.mark.parametrize('sans, dns_names, ok', [
+    ('IP:10.0.0.100,DNS:k8s.test', ['k8s.test'], True),
+    ('IP:10.0.0.10,DNS:k8s.test', ['k8s.test'], False),  # a prefix of the address is not the address
+    ('IP:10.0.0.100,DNS:k8s.test', ['k8s.test', 'api.test'], False),
+])
+def test_loadbalancer_checks_its_names_in_the_apiserver_certificate(tmp_path, sans, dns_names, ok):
+    """The controller's apiserver certificate must carry the load balancer's address and every DNS name."""
+    secrets = tmp_path / 'secrets'
+    (secrets / 'kubernetes').mkdir(parents=True)
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                    '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=' + sans, '-days', '1',
+                    '-keyout', str(tmp_path / 'key.pem'), '-out', str(secrets / 'kubernetes' / 'apiserver.crt')],
+                   check=True, capture_output=True)
+    code, output = run_role(tmp_path, 'loadbalancer', {'kubeha_lb_address': '10.0.0.100', 'kubeha_lb_dns_names': dns_names,
+                                                      'kubeha_secrets_dir': str(secrets), 'loadbalancer_admin_kubeconfig': ''})
+    text = ' '.join(output.split())
+    if ok:
+        assert code == 0, text[-2000:]
+    else:
+        assert code != 0 and 'does not carry the load balancer (10.0.0.100, ' in text, text[-2000:]
+        assert 'Run the secrets role with kubeha_lb_address and kubeha_lb_dns_names set' in text
