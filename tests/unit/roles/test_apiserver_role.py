@@ -278,8 +278,9 @@ def test_loadbalancer_checks_its_names_in_the_apiserver_certificate(tmp_path, sa
                     '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=' + sans, '-days', '1',
                     '-keyout', str(tmp_path / 'key.pem'), '-out', str(secrets / 'kubernetes' / 'apiserver.crt')],
                    check=True, capture_output=True)
-    code, output = run_role(tmp_path, 'loadbalancer', {'kubeha_lb_address': '10.0.0.100', 'kubeha_lb_dns_names': dns_names,
-                                                      'kubeha_secrets_dir': str(secrets), 'loadbalancer_admin_kubeconfig': ''})
+    extra = {'kubeha_lb_address': '10.0.0.100', 'kubeha_lb_dns_names': dns_names,
+             'kubeha_secrets_dir': str(secrets), 'loadbalancer_admin_kubeconfig': ''}
+    code, output = run_role(tmp_path, 'loadbalancer', extra)
     text = ' '.join(output.split())
     if ok:
         assert code == 0, text[-2000:]

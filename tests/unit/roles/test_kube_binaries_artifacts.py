@@ -93,7 +93,7 @@ def test_hosts_verifying_at_once_download_once(server, tmp_path):
     url, requests = server
     cache = str(tmp_path / 'cache')
     procs = [subprocess.Popen([sys.executable, SCRIPT, 'url', url + '/' + REL, cache, '{}', 'kubelet', 'kubectl'],
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+                              stdout=subprocess.PIPE, text=True) for _host in range(4)]
     outs = [json.loads(p.communicate()[0]) for p in procs]
     assert all(o['ok'] for o in outs)
     assert sum(len(o['downloaded']) for o in outs) == 2
