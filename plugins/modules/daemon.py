@@ -287,10 +287,14 @@ created_parents:
   elements: str
   sample: ["/etc/kubeha"]
 units:
-  description: Per unit, the action (started, stopped, restarted, pending, recorded, none) and why.
+  description:
+    - Per unit, the action (started, stopped, restarted, pending, recorded, none) and why.
+    - C(health) is what the unit's health check saw when it passed in this call (a command's standard output, up to
+      4 KiB, so a status the check prints reaches the play without another task; C(200 ok) for a URL).
   returned: always
   type: dict
-  sample: {"kubelet": {"action": "pending", "reason": "its files changed in this run", "active_before": true, "steps": []}}
+  sample: {"kubelet": {"action": "pending", "reason": "its files changed in this run", "active_before": true, "steps": []},
+           "containerd": {"action": "none", "health": "accepted"}}
 packages_installed:
   description: Packages of O(packages) that were missing and were (or in check mode would be) installed.
   returned: when files or units were given

@@ -133,6 +133,7 @@ def _wait_healthy(spec_health, timeout, label, journal_unit):
         if journal_unit:
             msg += "; journal: %s" % _systemd.journal(journal_unit)
         raise DaemonError(msg + "; fix the cause above and run again (the restart is retried)")
+    return seen
 
 
 def _install_manifest(unit_spec, check_mode):
@@ -158,13 +159,22 @@ class Run:
         self.check_mode = check_mode
         self.records = Records(params.get("state_dir") or "/var/lib/kubeha/daemons", check_mode)
         self.result = dict(changed=False, files={}, units={}, restart_pending=[])
+        self.health_seen = {}
 
     def fail(self, exc):
         exc.result = dict(self.result, **exc.result)
         raise exc
 
+    def healthy(self, unit, label, journal_unit):
+        """Wait for a unit's health; what the check saw goes into the unit's result."""
+        seen = _wait_healthy(unit.health, unit.health_timeout, label, journal_unit)
+        if seen is not None:
+            self.health_seen[unit.name] = seen
+
     def unit_result(self, unit, action, **extra):
         entry = dict(action=action, **extra)
+        if unit.name in self.health_seen:
+            entry["health"] = self.health_seen[unit.name]
         self.result["units"][unit.name] = entry
         if action not in ("none", "recorded"):
             self.result["changed"] = True
@@ -290,7 +300,7 @@ class Run:
             if not self.check_mode:
                 _systemd.systemctl("start", name, *(["--no-block"] if unit.no_block else []), unit=unit.name)
                 if not unit.no_block:
-                    _wait_healthy(unit.health, unit.health_timeout, name, unit.name)
+                    self.healthy(unit, name, unit.name)
                 self.records.write(name, dict(digest=digest))
                 self.records.drop_pending(name)
             return self.unit_result(unit, "started", **extra)
@@ -300,7 +310,7 @@ class Run:
                 self.records.write(name, dict(digest=digest))
             self.records.drop_pending(name)
             if unit.health and not self.check_mode:
-                _wait_healthy(unit.health, unit.health_timeout, name, unit.name)
+                self.healthy(unit, name, unit.name)
             return self.unit_result(unit, "recorded" if record is None else "none", **extra)
         reason = "its files changed in this run" if files_changed else "what it reads changed since its last restart by kubeha"
         if unit.restart == "pending":
@@ -309,7 +319,7 @@ class Run:
             return self.unit_result(unit, "pending", reason=reason, **extra)
         if not self.check_mode:
             _systemd.systemctl("try-restart" if unit.state == "as_is" else "restart", name, unit=unit.name)
-            _wait_healthy(unit.health, unit.health_timeout, name, unit.name)
+            self.healthy(unit, name, unit.name)
             self.records.write(name, dict(digest=digest))
             self.records.drop_pending(name)
         return self.unit_result(unit, "restarted", reason=reason, **extra)
@@ -335,13 +345,13 @@ class Run:
         if installed is None:
             if not self.check_mode:
                 _install_manifest(unit.spec(), False)
-                _wait_healthy(unit.health, unit.health_timeout, "static pod %s" % unit.name, None)
+                self.healthy(unit, "static pod %s" % unit.name, None)
                 self.records.drop_pending(key)
             return self.unit_result(unit, "started")
         if installed == staged:
             self.records.drop_pending(key)
             if unit.health and not self.check_mode:
-                _wait_healthy(unit.health, unit.health_timeout, "static pod %s" % unit.name, None)
+                self.healthy(unit, "static pod %s" % unit.name, None)
             return self.unit_result(unit, "none")
         reason = "its staged manifest differs from the one the kubelet runs"
         if unit.restart == "pending":
@@ -350,7 +360,7 @@ class Run:
             return self.unit_result(unit, "pending", reason=reason)
         if not self.check_mode:
             _install_manifest(unit.spec(), False)
-            _wait_healthy(unit.health, unit.health_timeout, "static pod %s" % unit.name, None)
+            self.healthy(unit, "static pod %s" % unit.name, None)
         return self.unit_result(unit, "restarted", reason=reason)
 
 

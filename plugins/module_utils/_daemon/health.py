@@ -71,7 +71,9 @@ def probe(check, timeout=2.0):
             return True, "accepted"
         if check.get("command"):
             rc, out, err = run(list(check["command"]), timeout=max(timeout, 10))
-            return rc == 0, "rc %d %s" % (rc, tail(err or out, 3))
+            if rc == 0:  # what a healthy command printed is returned to the caller (e.g. a status)
+                return True, (out or "").strip()[-4096:]
+            return False, "rc %d %s" % (rc, tail(err or out, 3))
     except (URLError, OSError, ssl.SSLError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         return False, "%s: %s" % (type(exc).__name__, reason)

@@ -50,6 +50,17 @@ def test_fresh_start_then_nothing_to_do(host, systemd):
     assert systemd.calls() == [], "a re-run with nothing to do changes nothing"
 
 
+def test_what_a_passing_health_check_printed_is_returned(host, systemd):
+    status = dict(command=["sh", "-c", "test -e %s && echo holder=m2" % host.healthy])
+    first = run_daemon(host.params(), check_mode=True)
+    assert "health" not in first["units"]["demo"], "check mode waits for nothing"
+    run_daemon(host.params())
+    params = host.params()
+    params["units"][0]["health"] = status
+    result = run_daemon(params)["units"]["demo"]
+    assert result["action"] == "none" and result["health"] == "holder=m2"
+
+
 def test_check_mode_reports_and_changes_nothing(host, systemd):
     check = run_daemon(host.params(), check_mode=True)
     assert check["changed"] is True and check["units"]["demo"]["action"] == "started" and check["files"][host.conf] == "created"
@@ -75,7 +86,7 @@ def test_a_changed_input_restarts_though_no_managed_file_changed(host, systemd):
     result = run_daemon(host.params())
     assert result["files"][host.conf] == "unchanged"
     assert result["units"]["demo"] == dict(action="restarted", reason="what it reads changed since its last restart by kubeha",
-                                           active_before=True, steps=[])
+                                           active_before=True, steps=[], health="")
     assert run_daemon(host.params())["changed"] is False
 
 

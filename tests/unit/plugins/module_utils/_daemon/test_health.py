@@ -62,6 +62,7 @@ def test_port_socket_and_command(tmp_path):
         listener.listen()
         assert health.probe(dict(socket=path)) == (True, "accepted")
     assert health.probe(dict(command=["true"]))[0] is True
+    assert health.probe(dict(command=["sh", "-c", "echo '{\"holder\": \"m1\"}'"])) == (True, '{"holder": "m1"}')
     ok, seen = health.probe(dict(command=["sh", "-c", "echo broken >&2; exit 3"]))
     assert ok is False and seen == "rc 3 broken"
 
