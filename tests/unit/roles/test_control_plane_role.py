@@ -61,7 +61,11 @@ def rendered_fixture(tmp_path_factory):
     os.symlink(os.path.join(ROLE, 'templates'), str(workdir / 'templates'))
     args_template = workdir / DAEMON_ARGS
     args_template.write_text("{{ {'files': _control_plane_files, 'units': _control_plane_units} | to_json }}\n")
-    cases = [dict(c, template=str(args_template)) if c['template'] == DAEMON_ARGS else c for c in CASES]
+    check_template = workdir / CHECK_TEMPLATE
+    check_template.write_text("{{ {'report': _control_plane_elected_report, 'agreed': _control_plane_agreed | bool,"
+                              " 'message': _control_plane_disagreement} | to_json }}\n")
+    templates = {DAEMON_ARGS: str(args_template), CHECK_TEMPLATE: str(check_template)}
+    cases = [dict(c, template=templates.get(c['template'], c['template'])) for c in CASES]
     return render(cases, workdir)
 
 
@@ -214,16 +218,147 @@ def test_podmaster_health(tmp_path):
         port = listener.getsockname()[1]
         ports = {'kube-scheduler': port, 'kube-controller-manager': 1}
 
-        def write(components, pid=os.getpid()):
-            status.write_text(json.dumps({'pid': pid, 'components': components}))
+        def write(components, pid=os.getpid(), **extra):
+            status.write_text(json.dumps(dict({'identity': 'm1', 'pid': pid, 'components': components}, **extra)))
             return podmaster_health.problems(str(status), ports)
 
-        assert write({'kube-scheduler': {'holder': 'm1', 'active': True}, 'kube-controller-manager': {'holder': 'm2', 'active': False}}) == []
+        held = {'holder': 'm1', 'held': True, 'active': True}
+        standby = {'holder': 'm2', 'held': False, 'active': False}
+        assert write({'kube-scheduler': held, 'kube-controller-manager': standby}) == []
         assert 'holder not known yet' in ' '.join(write({'kube-scheduler': {'holder': '', 'reason': 'starting'}}))
-        assert 'refuses connections' in ' '.join(write({'kube-controller-manager': {'holder': 'm1', 'active': True}}))
-        assert 'not running' in ' '.join(write({'kube-scheduler': {'holder': 'm1'}}, pid=2 ** 22 + 1))
+        assert 'refuses connections' in ' '.join(write({'kube-controller-manager': held}))
+        assert 'not running' in ' '.join(write({'kube-scheduler': standby}, pid=2 ** 22 + 1))
+        # settled only: what it holds runs here, and nothing it does not hold
+        assert 'held here but not running yet' in ' '.join(write({'kube-scheduler': dict(held, active=False)}))
+        assert 'not held here' in ' '.join(write({'kube-scheduler': dict(standby, active=True)}))
+        assert 'under another lease' in ' '.join(write({'kube-scheduler': dict(standby, holder='m1')}))
+        assert 'stopping' in ' '.join(write({'kube-scheduler': standby}, stopping=True))
+        stale = write({'kube-scheduler': standby}, updated=1000.0, settings={'ttl': 6})
+        assert 'more than the lease TTL' in ' '.join(stale)
     status.unlink()
     assert 'status file' in ' '.join(podmaster_health.problems(str(status), {}))
+
+
+def test_podmaster_health_prints_the_status_when_healthy(tmp_path, capsys):
+    """What the daemon module returns as podmaster's health: one line of JSON, the check's fields, below 4 KiB."""
+    status = tmp_path / 'podmaster.json'
+    comp = {'key': '/kubeha/podmaster/kube-scheduler', 'mode': 'host', 'target': 'kube-scheduler.service' * 20,
+            'held': False, 'active': False, 'holder': 'm2', 'holder_lease': '694d9a0c1f2e3b4d', 'since': 1700000000.5,
+            'reason': 'key /kubeha/podmaster/kube-scheduler is now held by m2 (lease 694d9a0c1f2e3b4d)' * 10}
+    full = {'identity': 'm1', 'lease': '694d9a0c1f2e3b4e', 'lease_ttl': 6, 'deadline_in': 3.2, 'etcd_errors': 0,
+            'last_error': 'x' * 2000, 'stopping': False, 'pid': os.getpid(), 'updated': 1700000100.25,
+            'settings': {'ttl': 6, 'renew_interval': 2.0, 'margin': 2.0, 'poll_interval': 0.5, 'timeout': 1.0},
+            'components': {name: dict(comp) for name in COMPONENTS}}
+    status.write_text(json.dumps(full))
+    assert podmaster_health.main([str(status)]) == 1  # written long ago: podmaster stuck
+    full['updated'] = __import__('time').time()
+    status.write_text(json.dumps(full))
+    capsys.readouterr()
+    assert podmaster_health.main([str(status)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith('\n') and out.count('\n') == 1 and len(out) < 1024
+    printed = json.loads(out)
+    assert printed['identity'] == 'm1' and printed['pid'] == os.getpid() and printed['updated'] == full['updated']
+    assert printed['components'] == {name: {'holder': 'm2', 'holder_lease': '694d9a0c1f2e3b4d', 'held': False,
+                                            'active': False, 'since': 1700000000.5} for name in COMPONENTS}
+    full['components']['kube-scheduler']['holder'] = ''
+    status.write_text(json.dumps(full))
+    assert podmaster_health.main([str(status)]) == 1
+    assert 'holder not known yet' in capsys.readouterr().out
+
+
+# --- the check after the run: the masters' statuses compared ---------------------------------------------
+def _status(identity, holds, holders, updated=1700000100.0):
+    """A podmaster status as the health check prints it: ``holds`` the components active here."""
+    return {'identity': identity, 'pid': 1, 'lease': 'a', 'updated': updated,
+            'components': {c: {'holder': holders[c], 'holder_lease': 'a', 'held': c in holds, 'active': c in holds,
+                               'since': updated - 50} for c in COMPONENTS}}
+
+
+SETTLED = {'kube-scheduler': 'm1', 'kube-controller-manager': 'm2'}
+HANDOVER = dict(SETTLED, **{'kube-controller-manager': 'm3'})
+CHECKS = {
+    'agreed': {'m1': _status('m1', ['kube-scheduler'], SETTLED), 'm2': _status('m2', ['kube-controller-manager'], SETTLED),
+               'm3': _status('m3', [], SETTLED)},
+    # read before and after a handover of the controller-manager from m3 to m2: two holders named, two masters active
+    'handover': {'m1': _status('m1', ['kube-scheduler'], HANDOVER), 'm2': _status('m2', ['kube-controller-manager'], SETTLED),
+                 'm3': _status('m3', ['kube-controller-manager'], HANDOVER)},
+    # every master names one holder, but two run the component
+    'split': {'m1': _status('m1', ['kube-scheduler'], SETTLED), 'm2': _status('m2', ['kube-controller-manager'], SETTLED),
+              'm3': _status('m3', ['kube-controller-manager'], SETTLED)},
+    'unreadable': {'m1': _status('m1', ['kube-scheduler'], SETTLED), 'm2': _status('m2', ['kube-controller-manager'], SETTLED),
+                   'm3': {'unreadable': 'rc 1 status file /run/kubeha/podmaster.json: No such file or directory'}},
+}
+CHECK_TEMPLATE = 'check.json.j2'
+CASES += [dict(id='check-' + name, role='control_plane', template=CHECK_TEMPLATE, vars=dict(BASE, _control_plane_statuses=statuses))
+          for name, statuses in CHECKS.items()]
+
+
+def check_report(rendered, name):
+    answer = json.loads(rendered['check-' + name])
+    return answer['report'], answer['agreed'], answer['message']
+
+
+def test_the_check_passes_when_one_master_runs_each_component_and_all_name_it(rendered):
+    report, agreed, _message = check_report(rendered, 'agreed')
+    assert agreed is True
+    assert {c: (r['agreed'], r['active'], r['holders']) for c, r in report.items()} == {
+        'kube-scheduler': (True, ['m1'], ['m1']), 'kube-controller-manager': (True, ['m2'], ['m2'])}
+
+
+@pytest.mark.parametrize('name', ['handover', 'split', 'unreadable'])
+def test_the_check_fails_naming_the_masters_and_what_each_reported(rendered, name):
+    report, agreed, message = check_report(rendered, name)
+    assert agreed is False and report['kube-scheduler']['agreed'] is (name != 'unreadable')
+    cm = report['kube-controller-manager']
+    assert cm['agreed'] is False
+    assert ('kube-scheduler:' in message) is (name == 'unreadable') and 'kube-controller-manager: active on' in message
+    for master in ('m1', 'm2', 'm3'):
+        assert '%s: ' % master in message
+    if name == 'unreadable':
+        assert cm['active'] == ['m2'] and cm['holders'] == ['m2', '?'] and 'No such file or directory' in message
+    else:
+        assert cm['active'] == ['m2', 'm3'] and 'active on m2 and m3' in message
+        assert cm['holders'] == (['m3', 'm2'] if name == 'handover' else ['m2'])
+        assert 'm3: holder %s (held here), active since' % ('m3' if name == 'handover' else 'm2') in message
+        assert 'm1: holder %s, standby since' % ('m3' if name == 'handover' else 'm2') in message
+
+
+def test_the_check_takes_the_status_from_the_daemon_call_unless_a_handler_restarted_podmaster(tmp_path):
+    """Which status the check compares: the daemon call's podmaster health, or the read task's when that ran."""
+    printed = json.dumps(_status('localhost', ['kube-scheduler'], dict(SETTLED, **{'kube-scheduler': 'localhost'})))
+    read_again = json.dumps(_status('localhost', [], SETTLED))
+    cases = [
+        ('from-daemon', {'units': {'podmaster': {'action': 'none', 'health': printed}}, 'restart_pending': []}, {'skipped': True}),
+        ('handler-restarted', {'units': {'podmaster': {'action': 'pending'}}, 'restart_pending': ['podmaster']},
+         {'rc': 0, 'stdout': read_again}),
+        # the health ran, but a handler restarted a podmaster afterwards (here, or on another master)
+        ('stale', {'units': {'podmaster': {'action': 'none', 'health': printed}}, 'restart_pending': ['podmaster']},
+         {'rc': 0, 'stdout': read_again}),
+        ('no-health', {'units': {'podmaster': {'action': 'started'}}, 'restart_pending': []}, {'rc': 0, 'stdout': read_again}),
+    ]
+    tasks = []
+    for name, daemon, read in cases:
+        tasks.append({'name': 'Stand-ins for the registered results: ' + name,
+                      'ansible.builtin.set_fact': {'_control_plane_daemon': daemon, '_control_plane_status_read': read}})
+        tasks.append({'name': 'Save ' + name, 'ansible.builtin.copy': {
+            'dest': str(tmp_path / (name + '.json')), 'mode': '0600',
+            'content': "{{ {'from_daemon': _control_plane_status_from_daemon | bool, 'statuses': _control_plane_statuses,"
+                       " 'agreed': _control_plane_agreed | bool} | to_json }}"}})
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'name': 'The check', 'hosts': 'all', 'gather_facts': False, 'tasks': tasks,
+        'vars_files': [os.path.join(ROLE, 'defaults', 'main.yml'), os.path.join(ROLE, 'vars', 'main.yml')],
+        'vars': {'role_path': ROLE}}]))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0')
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                             '-e', 'ansible_python_interpreter=%s' % sys.executable, '-e', 'control_plane_group=all', str(playbook)],
+                            capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    seen = {name: json.loads((tmp_path / (name + '.json')).read_text()) for name, _d, _r in cases}
+    assert seen['from-daemon'] == {'from_daemon': True, 'statuses': {'localhost': json.loads(printed)}, 'agreed': False}
+    for name in ('handler-restarted', 'stale', 'no-health'):
+        assert seen[name]['from_daemon'] is False and seen[name]['statuses'] == {'localhost': json.loads(read_again)}, name
 
 
 # --- check mode against localhost ----------------------------------------------------------------------
