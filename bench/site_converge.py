@@ -7,8 +7,9 @@ nodes`: 3 masters, 1 worker, stand-ins for the Kubernetes binaries, sshd with th
 times `ansible-playbook -i inventories/demo/hosts.yml playbooks/site.yml` (pipelining on) and the
 idempotent re-run, over the podman connection (podman exec; it has no pipelining) or over SSH
 (`-i inventories/demo/ssh.yml`: how users reach real machines). Prints every run and the medians as
-a table: wall time, tasks that ran (per host, summed), how many reported changed, and the CPU time
-of the controller's processes (a busy machine inflates wall time, not CPU time). It measures; it
+a table: wall time, tasks that ran (per host, summed), how many reported changed, the CPU time
+of the controller's processes (a busy machine inflates wall time, not CPU time), and the seconds
+each role took (ansible.posix.profile_roles). It measures; it
 never asserts on time. Targets: converge <= 120 s, re-run <= 35 % of the converge with changed=0.
 Leaves the demo cluster up.
 """
@@ -25,6 +26,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROLE_LINE = re.compile(r'^(?:kubeha\.cluster\.)?([\w.]+) -+ ([\d.]+)s$')
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)')
 INVENTORIES = {
     'podman': ['-i', 'inventories/demo/hosts.yml'],
@@ -44,13 +46,19 @@ def children_cpu():
 
 def site(connection):
     """(seconds, tasks that ran, changed, controller CPU seconds) of one site.yml run."""
-    env = dict(os.environ, ANSIBLE_PIPELINING='true', ANSIBLE_NOCOLOR='1')
+    env = dict(os.environ, ANSIBLE_PIPELINING='true', ANSIBLE_NOCOLOR='1',
+               ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_roles')
     start, cpu = time.monotonic(), children_cpu()
     proc = subprocess.run(['ansible-playbook', *INVENTORIES[connection], 'playbooks/site.yml'],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds, cpu = time.monotonic() - start, children_cpu() - cpu
     ran = changed = 0
+    roles, in_roles = {}, False
     for line in proc.stdout.splitlines():
+        in_roles = in_roles or line.startswith('ROLES RECAP')
+        role = ROLE_LINE.match(line.strip()) if in_roles else None
+        if role and role.group(1) != 'total':
+            roles[role.group(1)] = float(role.group(2))
         match = RECAP.match(line)
         if match:
             ok, chg, fail = (int(match.group(i)) for i in (2, 3, 5))
@@ -59,7 +67,7 @@ def site(connection):
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
         raise SystemExit('site.yml over %s failed (exit %d); see above' % (connection, proc.returncode))
-    return seconds, ran, changed, cpu
+    return seconds, ran, changed, cpu, roles
 
 
 def measure(connection, runs):
@@ -86,6 +94,11 @@ def table(connection, rows):
         cpu = statistics.median(r[index][3] for r in rows)
         print('%-10s %10.1f %10.1f %12d %9d' % (label, wall, cpu, rows[0][index][1], max(r[index][2] for r in rows)))
     print('re-run / converge: %.0f %% (target <= 35 %%); converge target <= 120 s' % (100 * again / conv))
+    print("seconds per role (profile_roles; site.yml's own tasks under ansible.builtin.*), median over the runs:")
+    names = sorted(set(rows[0][0][4]) | set(rows[0][1][4]), key=lambda n: -rows[0][0][4].get(n, 0))
+    for name in names:
+        print('  %-28s converge %6.1f   re-run %6.1f' % (
+            name, statistics.median(r[0][4].get(name, 0) for r in rows), statistics.median(r[1][4].get(name, 0) for r in rows)))
 
 
 def main():
