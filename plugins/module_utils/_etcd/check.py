@@ -21,22 +21,15 @@ import socket
 import time
 import uuid
 
-from .client import EtcdConfigError, EtcdConnectionError, EtcdError, parse_endpoint
+from .client import EtcdConfigError, EtcdError, norm_url, parse_endpoint
 from .common import client_from_params
-from .health import ADVICE_DOWN, POLL_INTERVAL, cluster_info, describe
+from .health import ADVICE_DOWN, describe, poll_cluster
 
 PROBE_PREFIX = "/kubeha/probe/"  # default probe key: this prefix and the host name
 PROBE_TTL = 60  # seconds: the probe key outlives a run that dies between the write and the revoke by this much
 
 ADVICE_MEMBERS = ("remove foreign members with kubeha.cluster.etcd_member (state=absent) or add their hosts to the "
                   "inventory; promote a caught-up learner with kubeha.cluster.etcd_member (promote=true)")
-
-
-def _norm_url(url):
-    try:
-        return parse_endpoint(url)
-    except EtcdConfigError:
-        return url.strip() if isinstance(url, str) else url
 
 
 def parse_expected(entries):
@@ -47,7 +40,7 @@ def parse_expected(entries):
     for entry in entries:
         name, sep, urls = (entry or "").partition("=")
         name = name.strip()
-        peer_urls = sorted(_norm_url(u) for u in urls.split(",") if u.strip())
+        peer_urls = sorted(norm_url(u) for u in urls.split(",") if u.strip())
         if not sep or not name or not peer_urls:
             raise EtcdConfigError("expected_members entry %r is not name=peer_url, like etcd1=https://10.0.0.11:2380"
                                   % (entry,))
@@ -73,7 +66,7 @@ def membership_problems(members, expected):
     problems = []
     by_name = {}
     for member in members:
-        peer_urls = sorted(_norm_url(u) for u in member["peer_urls"])
+        peer_urls = sorted(norm_url(u) for u in member["peer_urls"])
         if not member["name"]:
             match = [n for n, urls in expected.items() if urls == peer_urls]
             if match:
@@ -90,7 +83,7 @@ def membership_problems(members, expected):
         if member["is_learner"]:
             problems.append("%s is still a learner" % member["name"])
     for name, urls in expected.items():
-        if name not in by_name and not any(sorted(_norm_url(u) for u in m["peer_urls"]) == urls
+        if name not in by_name and not any(sorted(norm_url(u) for u in m["peer_urls"]) == urls
                                            for m in members if not m["name"]):
             problems.append("%s (peer %s) is expected but not a member" % (name, ",".join(urls)))
     return problems
@@ -98,16 +91,11 @@ def membership_problems(members, expected):
 
 def _wait_for_cluster(client, expected, wait_timeout, clock, sleep):
     """Poll until every member is healthy and the member list is right, or the deadline; the last look."""
-    deadline = clock() + wait_timeout
-    while True:
-        try:
-            info, unreachable = cluster_info(client), None
-        except EtcdConnectionError as exc:
-            info, unreachable = None, exc
-        problems = membership_problems(info["members"], expected) if info is not None and expected else []
-        if (info is not None and info["quorum"] and not info["down"] and not problems) or clock() >= deadline:
-            return info, unreachable, problems
-        sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
+    def ready(info):
+        return info["quorum"] and not info["down"] and not (expected and membership_problems(info["members"], expected))
+    info, unreachable = poll_cluster(client, ready, wait_timeout, clock, sleep)
+    problems = membership_problems(info["members"], expected) if info is not None and expected else []
+    return info, unreachable, problems
 
 
 def _fail_cluster(info, unreachable, problems, expected, waited):
@@ -145,12 +133,12 @@ def _member_name(info, member_id):
 
 def _pick_reader(info, client, writer_id):
     """A healthy voting member other than the writer (the last one among the given endpoints if possible)."""
-    given = {_norm_url(e) for e in client.endpoints}
+    given = {norm_url(e) for e in client.endpoints}
     others = [m for m in info["members"]
               if m["id"] != writer_id and m["healthy"] and not m["is_learner"] and m["client_urls"]]
     if not others:
         return None
-    preferred = [m for m in others if given & {_norm_url(u) for u in m["client_urls"]}]
+    preferred = [m for m in others if given & {norm_url(u) for u in m["client_urls"]}]
     return (preferred or others)[-1]
 
 

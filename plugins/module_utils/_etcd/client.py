@@ -143,6 +143,14 @@ def parse_endpoint(value):
     return "%s://%s%s" % (parsed.scheme, host, (":%d" % port) if port else "")
 
 
+def norm_url(url):
+    """``url`` as :func:`parse_endpoint` normalises it, for comparing URLs; as given (trimmed) when it is not one."""
+    try:
+        return parse_endpoint(url)
+    except EtcdConfigError:
+        return url.strip().rstrip("/") if isinstance(url, str) else url
+
+
 class KeyValue:
     """A key as etcd returns it, decoded: ``key``/``value`` text, revisions and lease as ints."""
 

@@ -17,7 +17,7 @@ import re
 import urllib.parse
 import uuid
 
-from .client import EtcdConfigError, EtcdEndpointError, EtcdError, HttpTransport, parse_endpoint
+from .client import EtcdConfigError, EtcdEndpointError, EtcdError, HttpTransport, norm_url, parse_endpoint
 
 REGISTRY_PATH = "/v2/keys/_etcd/registry"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -139,18 +139,11 @@ class Expected:
             if name:
                 self.names.add(name)
             if url:
-                self.urls.add(_norm_url(url))
+                self.urls.add(norm_url(url))
         self.count = len([i for i in items or [] if (i or "").strip()])
 
     def matches(self, entry):
-        return entry["name"] in self.names or any(_norm_url(u) in self.urls for u in entry["peer_urls"])
-
-
-def _norm_url(url):
-    try:
-        return parse_endpoint(url)
-    except EtcdConfigError:
-        return url.strip().rstrip("/")
+        return entry["name"] in self.names or any(norm_url(u) in self.urls for u in entry["peer_urls"])
 
 
 def _who(entry):

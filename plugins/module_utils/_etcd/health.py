@@ -127,6 +127,22 @@ def _complete(info, expected):
             and (expected is None or info["member_count"] == expected))
 
 
+def poll_cluster(client, ready, wait_timeout, clock=time.monotonic, sleep=time.sleep):
+    """:func:`cluster_info` until ``ready(info)`` or ``wait_timeout`` seconds pass (0: one look).
+
+    Returns ``(info, None)``, or ``(None, EtcdConnectionError)`` when no endpoint answered the last look.
+    """
+    deadline = clock() + wait_timeout
+    while True:
+        try:
+            info, unreachable = cluster_info(client), None
+        except EtcdConnectionError as exc:
+            info, unreachable = None, exc
+        if (info is not None and ready(info)) or clock() >= deadline:
+            return info, unreachable
+        sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
+
+
 def run_cluster_info(params, clock=time.monotonic, sleep=time.sleep):
     """etcd_cluster_info: the result dict, or raise EtcdError with the state in ``result``."""
     expected = params.get("expected_members")
@@ -137,16 +153,7 @@ def run_cluster_info(params, clock=time.monotonic, sleep=time.sleep):
         raise EtcdConfigError("wait_timeout must not be negative, got %g" % wait_timeout)
     client = client_from_params(params)
     wait = bool(params.get("wait"))
-    deadline = clock() + wait_timeout
-    while True:
-        try:
-            info = cluster_info(client)
-            unreachable = None
-        except EtcdConnectionError as exc:
-            info, unreachable = None, exc
-        if not wait or (info is not None and _complete(info, expected)) or clock() >= deadline:
-            break
-        sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
+    info, unreachable = poll_cluster(client, lambda seen: _complete(seen, expected), wait_timeout if wait else 0, clock, sleep)
     waited = " after waiting %gs" % wait_timeout if wait else ""
     if info is None:
         raise EtcdError("no etcd endpoint answered%s: %s. Check that etcd runs on those hosts, that the endpoints "
