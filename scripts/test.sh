@@ -27,14 +27,21 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 rm -rf ~/.ansible/collections/ansible_collections/kubeha
 
 results=()
+failed_logs=()
 pytest_line="pytest: not run"
+# Every stage's output also goes to .cache/test-logs/NAME.log; after the summary, the lines around
+# each failure of a failed stage are printed again, so that the last screen of a CI log says why.
+LOGS=$REPO/.cache/test-logs
+rm -rf "$LOGS"; mkdir -p "$LOGS"
 run() {   # run NAME CMD... : time it and record the outcome
-  local name=$1 t0=$EPOCHREALTIME rc; shift
+  local name=$1 t0=$EPOCHREALTIME rc log; shift
+  log=$LOGS/${name//[^A-Za-z0-9_.-]/_}.log
   echo "=== [$name] $*"
-  "$@"; rc=$?
-  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ $rc = 0 ] && echo ok || echo FAILED)" \
+  "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || failed_logs+=("$name|$log")
+  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" \
     "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $t0 }")")")
-  return $rc
+  return "$rc"
 }
 
 stage_build() {
@@ -48,14 +55,8 @@ stage_build() {
 }
 
 stage_unit() {
-  local log; log=$(mktemp)
-  python -m pytest -q -p no:cacheprovider tests/unit 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  pytest_line=$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$log" | tail -1)
-  [ -n "$pytest_line" ] || pytest_line="pytest: no summary line (exit $rc)"
-  rm -f "$log"
   # pytest's 5 (no tests collected) is a failure here: a test stage that tests nothing is broken
-  return "$rc"
+  python -m pytest -q -p no:cacheprovider tests/unit
 }
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
@@ -65,17 +66,25 @@ for s in "${stages[@]}"; do
     lint) run yamllint yamllint --strict . ; run ansible-lint ansible-lint --nocolor ;;
     sanity) run sanity bash scripts/sanity.sh ;;
     build) run build stage_build ;;
-    unit) run pytest stage_unit ;;
+    unit) run pytest stage_unit
+      pytest_line=$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$LOGS/pytest.log" | tail -1)
+      [ -n "$pytest_line" ] || pytest_line="pytest: no summary line" ;;
     molecule) for sc in $(scenarios); do run "molecule:$sc" molecule test -s "$sc"; done ;;
     molecule:*) run "$s" molecule test -s "${s#molecule:}" ;;
     *) echo "test.sh: unknown stage '$s'; use lint, sanity, build, unit, molecule or molecule:NAME"; exit 2 ;;
   esac
 done
 
+failed=$(printf '%s\n' "${results[@]}" | grep -c ' FAILED ')
+for f in "${failed_logs[@]}"; do
+  echo
+  echo "=== why ${f%%|*} failed (${f#*|}: the lines around each failure)"
+  grep -n -B 3 -A 12 -E 'fatal: |FAILED!|failed=[1-9]|^ERROR|Error:|error:|Traceback|CRITICAL|[0-9]+ failed' "${f#*|}" |
+    grep -v -E "FAILED - RETRYING" | head -n 80
+done
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"
-failed=$(printf '%s\n' "${results[@]}" | grep -c ' FAILED ')
 echo "$pytest_line"
 [ "$failed" = 0 ] || { echo "test.sh: $failed stage(s) failed"; exit 1; }
 echo "test.sh: all stages passed"
