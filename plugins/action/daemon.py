@@ -21,6 +21,31 @@ INLINE_LIMIT = 512 * 1024
 MODULE = "kubeha.cluster.daemon"
 
 
+# the host's fact that sums up every call's "managed" report; site.yml records it with kubeha.cluster.converged
+FACT = "kubeha_managed"
+
+
+def merge_managed(previous, managed, run=None):
+    """The fact after one more call: later calls win for a path or unit they share with an earlier one.
+
+    ``run`` is site.yml's id of the current run: a fact left by another run (a persistent fact cache)
+    is started afresh, so that it never holds what an older run managed.
+    """
+    previous = previous or {}
+    if run is not None and previous.get("run") != run:
+        previous = {}
+    files = dict(previous.get("files") or {})
+    files.update(managed.get("files") or {})
+    units = dict(previous.get("units") or {})
+    units.update(managed.get("units") or {})
+    dirs = list(previous.get("state_dirs") or [])
+    dirs += [d for d in managed.get("state_dirs") or [] if d not in dirs]
+    out = dict(files=files, units=units, state_dirs=dirs)
+    if run is not None:
+        out["run"] = run
+    return out
+
+
 def _sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -88,4 +113,7 @@ class ActionModule(ActionBase):
         # the arguments carry whole files (and may carry secrets): never echo them back
         answer.pop("invocation", None)
         result.update(answer)
+        if answer.get("managed") and not answer.get("failed") and not self._play_context.check_mode:
+            previous = (task_vars.get("ansible_facts") or {}).get(FACT)
+            result["ansible_facts"] = {FACT: merge_managed(previous, answer["managed"], task_vars.get("_kubeha_run_id"))}
         return result

@@ -318,6 +318,20 @@ daemon_reloaded:
   returned: when units were given
   type: bool
   sample: true
+managed:
+  description:
+    - What this call keeps on the host, for M(kubeha.cluster.converged_info) to check on a later run without
+      repeating the call. C(files) maps each path to its state, mode, owner, group and (files) the sha256 of its
+      content; C(units) maps each unit to its desired state and health check; C(state_dirs) names where its restart
+      records are.
+    - The action plugin adds it to the host's C(kubeha_managed) fact (later calls win for a path they share), which
+      M(kubeha.cluster.converged) records at the end of C(site.yml).
+  returned: when files or units were given, outside check mode
+  type: dict
+  sample: {"files": {"/etc/kubernetes/kubelet.yaml": {"state": "file", "mode": "0644", "owner": "root", "group": "root",
+                                                      "sha256": "9f86d0..."}},
+           "units": {"kubelet.service": {"name": "kubelet", "kind": "systemd", "state": "started", "enabled": true}},
+           "state_dirs": ["/var/lib/kubeha/daemons"]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -123,6 +123,28 @@ def unit_digest(unit, items):
     return hashlib.sha256(json.dumps(sorted(sums.items())).encode("utf-8")).hexdigest()
 
 
+def managed(items, units, state_dir):
+    """What this call keeps on the host, as kubeha.cluster.converged_info checks it later: each file's
+    state, content digest and attributes, each unit's desired state and health check."""
+    files = {}
+    for item in items:
+        entry = dict(state=item.state)
+        if item.state != "absent":
+            entry.update(mode="%04o" % item.mode, owner=item.owner, group=item.group)
+        if item.state == "file":
+            entry["sha256"] = item.sha256
+        files[item.path] = entry
+    out_units = {}
+    for unit in units:
+        entry = dict(kind=unit.kind, state=unit.state, health=unit.health, health_timeout=unit.health_timeout)
+        if unit.kind == "static_pod":
+            entry.update(manifest=unit.manifest, source=unit.source)
+        else:
+            entry.update(enabled=unit.enabled, masked=unit.masked)
+        out_units[unit.key] = dict(entry, name=unit.name)
+    return dict(files=files, units=out_units, state_dirs=[state_dir])
+
+
 def _wait_healthy(spec_health, timeout, label, journal_unit):
     if not spec_health:
         return
@@ -240,6 +262,7 @@ class Run:
                 self._systemd_unit(unit, order, items, props[_systemd.unit_name(unit.name)], changed_paths)
             else:
                 self._static_pod(unit, order, items)
+        self.result["managed"] = managed(items, units, self.records.dir)
         return self.result
 
     def _systemd_props(self, units, changed_paths):

@@ -7,6 +7,7 @@ run and the second run; file contents never echoed back in the result.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import sys
 
 import pytest
 
+from ansible_collections.kubeha.cluster.plugins.action.daemon import merge_managed
 from support.fake_systemd import FakeSystemd
 
 PLAY = """
@@ -96,3 +98,26 @@ def test_a_big_file_changed_on_the_host_is_sent_again(play):
     assert result["files"][str(root / "bin/demo")] == "updated" and result["units"]["demo"]["action"] == "restarted"
     assert (root / "bin/demo").read_bytes() == (base / "files/demo-binary").read_bytes()
     assert "need_transfer" not in result
+
+
+def test_the_host_fact_sums_up_what_the_calls_keep(play):
+    run, root, _fake, base = play
+    check, _out = run("--check")
+    assert "ansible_facts" not in check, "check mode lays out nothing, so it records nothing"
+    first, _out = run()
+    managed = first["ansible_facts"]["kubeha_managed"]
+    binary = managed["files"][str(root / "bin/demo")]
+    assert binary == dict(state="file", mode="0755", owner="root", group="root",
+                          sha256=hashlib.sha256((base / "files/demo-binary").read_bytes()).hexdigest())
+    assert managed["files"][str(root / "etc")] == dict(state="directory", mode="0750", owner="root", group="root")
+    assert managed["units"]["demo.service"]["health"]["command"][:2] == ["test", "-e"]
+
+
+def test_later_calls_win_and_another_runs_fact_is_dropped():
+    one = dict(files={"/a": {"mode": "0600"}, "/b": {"mode": "0600"}}, units={"x.service": {"state": "started"}}, state_dirs=["/s"])
+    two = dict(files={"/b": {"mode": "0644"}}, units={}, state_dirs=["/s", "/t"])
+    merged = merge_managed(merge_managed(None, one, run="r1"), two, run="r1")
+    assert merged == dict(files={"/a": {"mode": "0600"}, "/b": {"mode": "0644"}}, units={"x.service": {"state": "started"}},
+                          state_dirs=["/s", "/t"], run="r1")
+    assert merge_managed(merged, two, run="r2") == dict(files={"/b": {"mode": "0644"}}, units={}, state_dirs=["/s", "/t"], run="r2")
+    assert "run" not in merge_managed(None, one)
