@@ -303,6 +303,14 @@ bundles:
   type: dict
   sample:
     master1: /home/ops/inventory/secrets/bundles/master1.tar
+renew_by:
+  description:
+    - When the first certificate in O(dest) (CA or leaf) enters its renewal window, O(renew_before) days before it
+      expires (UTC); a run before then reissues nothing for age. In check mode, of the certificates on disk.
+    - Null when there is no certificate yet.
+  returned: always
+  type: str
+  sample: "2027-09-03T10:00:00Z"
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -363,7 +371,7 @@ def main():
         bundles = engine.bundles(module.check_mode)
     except (PkiError, x509.PkiError, OSError) as exc:
         module.fail_json(msg="kube_secrets: %s" % exc, files=engine.files)
-    result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles)
+    result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles, renew_by=engine.renew_by())
     if module._diff and result["changed"]:
         result["diff"] = dict(before=engine.before, after=engine.after)
     module.exit_json(**result)

@@ -396,6 +396,25 @@ class Engine:
                     self.store.chmod(rel, KEY_MODE)
         return out
 
+    def renew_by(self):
+        """When the first certificate on disk enters its renewal window (UTC text), or None.
+
+        A run before that time reissues nothing for age; kubeha.cluster.converged records it so that
+        the first site.yml run after it is a full one.
+        """
+        ends = []
+        for rel in sorted(self.files):
+            if not rel.endswith(".crt"):
+                continue
+            data, _err = self._read(rel)
+            if data is None:
+                continue
+            try:
+                ends.append(x509.load_cert(data).not_valid_after_utc)
+            except x509.PkiError:
+                continue
+        return _fmt(min(ends) - self.renew) if ends else None
+
     def _bundle_bytes(self, spec, files):
         members = []
         dirs = {}

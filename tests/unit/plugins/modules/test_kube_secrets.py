@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -131,3 +132,18 @@ def test_through_ansible_nothing_secret_in_output_diff_or_log(tmp_path):
     assert "CN=kube-apiserver" in out  # the diff is there...
     _assert_clean(out, _secrets(dest))  # ...and nothing secret is
     _assert_clean(log.read_text(), _secrets(dest))
+
+
+def test_renew_by_is_when_the_first_certificate_enters_its_renewal_window(tmp_path):
+    dest = tmp_path / "secrets"
+    check, _out = run_module(tmp_path, _args(dest), check=True)
+    assert check["renew_by"] is None, "no certificate on disk yet"
+    real, _out = run_module(tmp_path, _args(dest, cert_valid_days=365, renew_before=30))
+    ends = []
+    for rel in real["files"]:
+        if rel.endswith(".crt"):
+            proc = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", str(dest / rel)], capture_output=True, text=True, check=True)
+            ends.append(datetime.datetime.strptime(proc.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+    expected = min(ends) - datetime.timedelta(days=30)
+    assert real["renew_by"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert datetime.timedelta(days=334) < expected - datetime.datetime.utcnow() < datetime.timedelta(days=336)
