@@ -188,15 +188,19 @@ def check(path, digest, now=None):
     if stamp.get("digest") != digest:
         drift.append("the run's inputs differ from the recorded run's (inventory variables, the collection or the controller's secrets)")
     now = now or _now()
-    if stamp.get("renew_by") and now >= _parse_time(stamp["renew_by"], "the record's renew_by"):
-        drift.append("certificates are due for renewal since %s" % stamp["renew_by"])
-    for path_, want in sorted((stamp.get("files") or {}).items()):
-        problem = file_drift(path_, want)
-        if problem:
-            drift.append(problem)
-    drift += _pending(stamp.get("state_dirs") or [])
-    problems, checks = unit_drift(stamp.get("units") or {})
-    drift += problems
+    checks = []
+    try:  # what cannot be compared is drift: the full run that follows reports the real problem
+        if stamp.get("renew_by") and now >= _parse_time(stamp["renew_by"], "the record's renew_by"):
+            drift.append("certificates are due for renewal since %s" % stamp["renew_by"])
+        for path_, want in sorted((stamp.get("files") or {}).items()):
+            problem = file_drift(path_, want)
+            if problem:
+                drift.append(problem)
+        drift += _pending(stamp.get("state_dirs") or [])
+        problems, checks = unit_drift(stamp.get("units") or {})
+        drift += problems
+    except (DaemonError, AttributeError, TypeError, ValueError) as exc:
+        drift.append("the record %s cannot be compared with the host: %s" % (path, exc))
     seen = {}
     if not drift:  # health checks take time: only when nothing else already calls for a run
         for name, spec, timeout in checks:

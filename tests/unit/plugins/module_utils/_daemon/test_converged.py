@@ -145,3 +145,14 @@ def test_a_static_pod_whose_manifest_is_not_its_staged_copy(tmp_path):
 def test_a_bad_renewal_time_is_refused_naming_it():
     with pytest.raises(converged.DaemonError, match="renew_by is 'soon'; give an ISO 8601 time"):
         converged.record(DIGEST, {}, "soon")
+
+
+def test_what_cannot_be_compared_is_drift_not_a_failure(host):
+    with open(host.stamp) as handle:
+        stamp = json.load(handle)
+    stamp["renew_by"] = "garbage"
+    with open(host.stamp, "w") as handle:
+        json.dump(stamp, handle)
+    drift = _drift(host)
+    assert drift == ["the record %s cannot be compared with the host: the record's renew_by is 'garbage'; give an ISO 8601 time "
+                     "such as 2027-03-01T00:00:00Z" % host.stamp]
