@@ -101,10 +101,10 @@ def table(connection, rows):
     print('re-run / converge: %.0f %% (target <= 35 %%); converge target <= 120 s; every stage / converge: %.0f %%'
           % (100 * again / conv, 100 * full / conv))
     print("seconds per role (profile_roles; site.yml's own tasks under ansible.builtin.*), median over the runs:")
-    names = sorted(set(rows[0][0][4]) | set(rows[0][1][4]), key=lambda n: -rows[0][0][4].get(n, 0))
+    names = sorted(set(rows[0][0][4]) | set(rows[0][1][4]) | set(rows[0][2][4]), key=lambda n: -rows[0][0][4].get(n, 0))
     for name in names:
-        print('  %-28s converge %6.1f   re-run %6.1f' % (
-            name, statistics.median(r[0][4].get(name, 0) for r in rows), statistics.median(r[1][4].get(name, 0) for r in rows)))
+        print('  %-28s converge %6.1f   re-run %6.1f   every stage %6.1f' % (
+            name, *(statistics.median(r[i][4].get(name, 0) for r in rows) for i in range(3))))
 
 
 def main():
