@@ -108,6 +108,9 @@ options:
           - Check a changed file before anything is written. A command with C(%s) for the candidate file (like
             M(ansible.builtin.template)), or C(systemd:UNIT) (a unit file) or C(systemd:UNIT:DROPIN) (a drop-in of an
             installed unit) for C(systemd-analyze verify), where any message about the unit fails.
+          - Files the same call creates and that have no validation of their own (a CA a configuration names) are
+            laid out before the validations run, and removed again if one fails. In check mode they cannot be, so a
+            validation that fails while such files are missing is reported in RV(validation_skipped) instead.
         type: str
       restarts:
         description: Names of O(units) that read this file; its content is part of their restart digest.
@@ -318,6 +321,12 @@ daemon_reloaded:
   returned: when units were given
   type: bool
   sample: true
+validation_skipped:
+  description: Why validations were not decided in check mode (packages not installed yet, or a failing validation
+    while files the call creates are not on the host yet).
+  returned: in check mode, when so
+  type: str
+  sample: "packages haproxy are not installed yet"
 managed:
   description:
     - What this call keeps on the host, for M(kubeha.cluster.converged_info) to check on a later run without

@@ -244,7 +244,9 @@ class Run:
         if wanted and self.check_mode:
             self.result["validation_skipped"] = "packages %s are not installed yet" % ", ".join(wanted)
         else:
-            _files.validate(changes)
+            undecided = _files.validate_with_new_files(changes, self.check_mode)
+            if undecided:
+                self.result["validation_skipped"] = undecided
         if diff:
             self.result["diff"] = _files.diffs(changes)
         parents = [] if self.check_mode else _files.apply(changes)

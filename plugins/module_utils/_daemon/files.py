@@ -131,6 +131,7 @@ class Change:
     def __init__(self, item, action, before=None, attrs=None):
         self.item = item
         self.action = action
+        self.laid_out = False  # written before the validations (validate_with_new_files)
         self.before = before  # bytes of the current file when its content changes (for diff)
         self.attrs = attrs  # (mode, uid, gid) now, or None when absent
 
@@ -269,6 +270,46 @@ def validate(changes):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def new_plain_files(changes):
+    """Files this call creates that have no validation of their own and whose directory exists."""
+    return [c for c in changes if c.action == "create" and c.item.state == "file" and c.item.data is not None
+            and not c.item.validate and os.path.isdir(os.path.dirname(c.item.path))]
+
+
+def validate_with_new_files(changes, check_mode):
+    """validate(), with this call's new plain files on the host while the validations run.
+
+    A configuration may name a file the same call creates (haproxy's CA): those files are laid out
+    first. They are new, so nothing on the host is replaced; if a validation fails they are removed
+    again and nothing is left. In check mode they cannot be laid out: a failing validation then
+    returns why it was not decided (the file it may need is not there yet) instead of failing.
+    """
+    new = new_plain_files(changes)
+    if check_mode:
+        try:
+            validate(changes)
+        except DaemonError as exc:
+            if not new:
+                raise
+            return "%s (files this call creates are not on the host yet: %s; the validation runs with them in the real run)" % (
+                exc, ", ".join(c.item.path for c in new))
+        return None
+    laid_out = []
+    try:
+        for change in new:
+            _write_atomic(change.item)
+            laid_out.append(change)
+            change.laid_out = True
+        validate(changes)
+    except BaseException:
+        for change in laid_out:
+            change.laid_out = False
+            if os.path.exists(change.item.path):
+                os.unlink(change.item.path)
+        raise
+    return None
+
+
 def _write_atomic(item):
     directory = os.path.dirname(item.path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(item.path) + ".", suffix=".kubeha", dir=directory)
@@ -322,7 +363,7 @@ def apply(changes):
                 path = next(parent_iter)
                 os.mkdir(path, 0o755)
                 os.chmod(path, 0o755)
-            elif change.action != "none":
+            elif change.action != "none" and not getattr(change, "laid_out", False):
                 _apply_one(change)
         except (IOError, OSError) as exc:
             where = change.item.where if change is not None else "parent directory %s" % path

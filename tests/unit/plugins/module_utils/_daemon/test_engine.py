@@ -266,3 +266,42 @@ def test_a_package_apt_cannot_find_fails_with_apts_words(host, systemd, apt):
     with pytest.raises(DaemonError, match="apt-get install nope failed .*Unable to locate package nope"):
         run_daemon(host.params(packages=["nope"]))
     assert not os.path.exists(host.conf), "nothing was written"
+
+
+def _with_ca(tmp_path, cfg="ca fine\n"):
+    """A configuration whose validation opens a CA that the same call creates (as haproxy -c does)."""
+    ca, conf = str(tmp_path / "ca.crt"), str(tmp_path / "lb.cfg")
+    check = "sh -c 'test -s \"$0\" && grep -q fine \"$1\"' %s %%s" % ca
+    return ca, conf, dict(state_dir=str(tmp_path / "state"), files=[
+        dict(path=ca, content="CA PEM\n", mode="0644"),
+        dict(path=conf, content=cfg, mode="0644", validate=check)])
+
+
+def test_a_configuration_naming_a_file_the_call_creates_is_validated_with_it(tmp_path):
+    ca, conf, params = _with_ca(tmp_path)
+    result = run_daemon(params)
+    assert result["files"] == {ca: "created", conf: "created"}
+    assert open(ca).read() == "CA PEM\n" and open(conf).read() == "ca fine\n"
+    assert run_daemon(params)["changed"] is False
+
+
+def test_a_failing_validation_leaves_none_of_the_new_files(tmp_path):
+    ca, conf, params = _with_ca(tmp_path, cfg="broken\n")
+    with pytest.raises(DaemonError, match="validation .* failed .*nothing was written"):
+        run_daemon(params)
+    assert not os.path.exists(ca) and not os.path.exists(conf)
+
+
+def test_check_mode_cannot_lay_them_out_and_says_so(tmp_path):
+    ca, _conf, params = _with_ca(tmp_path)
+    result = run_daemon(params, check_mode=True)
+    assert result["changed"] is True and not os.path.exists(ca)
+    assert "files this call creates are not on the host yet: %s" % ca in result["validation_skipped"]
+
+
+def test_check_mode_still_fails_a_bad_file_when_nothing_it_may_need_is_missing(tmp_path):
+    ca, _conf, params = _with_ca(tmp_path)
+    run_daemon(params)
+    params["files"][1]["content"] = "broken\n"
+    with pytest.raises(DaemonError, match="validation .* failed"):
+        run_daemon(params, check_mode=True)
