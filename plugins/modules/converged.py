@@ -84,7 +84,7 @@ recorded:
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._daemon.common import DaemonError
-from ..module_utils._daemon.converged import record, write
+from ..module_utils._daemon.converged import STAMP, record, write
 
 
 def main():
@@ -94,7 +94,7 @@ def main():
             managed=dict(type="dict", default={}),
             files=dict(type="dict", default={}),
             renew_by=dict(type="str"),
-            path=dict(type="path", default="/var/lib/kubeha/converged.json"),
+            path=dict(type="path", default=STAMP),
         ),
         supports_check_mode=True,
     )

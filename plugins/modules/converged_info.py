@@ -90,12 +90,12 @@ renew_by:
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._daemon.common import DaemonError
-from ..module_utils._daemon.converged import check
+from ..module_utils._daemon.converged import STAMP, check
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(digest=dict(type="str", required=True), path=dict(type="path", default="/var/lib/kubeha/converged.json")),
+        argument_spec=dict(digest=dict(type="str", required=True), path=dict(type="path", default=STAMP)),
         supports_check_mode=True,
     )
     try:
