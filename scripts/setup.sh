@@ -2,7 +2,7 @@
 # scripts/setup.sh - everything kubeha needs on a fresh Debian 12 machine, as root. Idempotent and
 # fast when nothing changed (a re-run takes a few seconds).
 #
-#   scripts/setup.sh [python] [hosts] [etcd]    # default: all three
+#   scripts/setup.sh [python] [hosts] [etcd] [release]    # default: all four
 #
 #   python  project venv ($KUBEHA_HOME/venv) from requirements.txt, the collections we use taken out
 #           of PyPI's `ansible` wheel (Galaxy is not reachable), this checkout linked in as
@@ -10,7 +10,11 @@
 #   hosts   rootful podman configured for hosts without systemd, the node image
 #           ($KUBEHA_IMAGE: Debian bookworm, systemd as PID 1, built with mmdebstrap and rebuilt only
 #           when its package list changes) and the internal network ($KUBEHA_NET)
-#   etcd    Debian's etcd-server and openssl on this machine, for the real-etcd pytest fixture
+#   etcd    openssl on this machine, for the real-etcd pytest fixture (its etcd is the one built by
+#           the release part)
+#   release the real Kubernetes and etcd programs at the pinned releases below, built from their Go
+#           modules by scripts/build_release.sh into $KUBEHA_HOME/release (cached: a warm run takes
+#           seconds): what the demo and the Molecule scenarios install, as users install a download
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,11 +31,19 @@ BUNDLED=(ansible/posix community/general containers/podman)
 
 # What every node has installed (services disabled: the roles decide what runs). A change here
 # rebuilds the image on the next run; so does a change of IMAGE_RECIPE.
-IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less
-IMAGE_RECIPE=2
+IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less,kmod,iptables,conntrack,socat,ethtool,containernetworking-plugins
+IMAGE_RECIPE=3
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
            golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
-ETCD_HOST_PKGS=(etcd-server etcd-client openssl)
+ETCD_HOST_PKGS=(openssl)
+# The releases the demo and the tests run (the roles' defaults are the same: tests/unit checks it).
+# Kubernetes 1.35 is the newest release that supports Debian 12's containerd 1.6 and still runs on
+# the cgroup v1 hosts here (with the kubelet's failCgroupV1 set to false); see README "Versions".
+KUBEHA_KUBERNETES_VERSION=1.35.4
+KUBEHA_ETCD_VERSION=3.6.16
+# etcd 3.5 stays supported for existing clusters (and v2 discovery); the tests run it too
+KUBEHA_ETCD_PREVIOUS_VERSION=3.5.35
+RELEASE=${KUBEHA_RELEASE_DIR:-$KUBEHA_HOME/release}
 
 T0=$EPOCHREALTIME
 step() { printf '== [+%ss] %s\n' "$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T0 }")" "$*"; }
@@ -97,7 +109,11 @@ export PATH="$VENV/bin:\$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections:$COLLECTIONS"
 export MOLECULE_COLLECTIONS_PATH="\$ANSIBLE_COLLECTIONS_PATH"
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
-export ETCD_BIN="\${ETCD_BIN:-/usr/bin/etcd}"
+export KUBEHA_ARCH="$(dpkg --print-architecture)"
+export KUBEHA_RELEASE_DIR="$RELEASE" KUBEHA_KUBERNETES_VERSION="$KUBEHA_KUBERNETES_VERSION"
+export KUBEHA_ETCD_VERSION="$KUBEHA_ETCD_VERSION" KUBEHA_ETCD_PREVIOUS_VERSION="$KUBEHA_ETCD_PREVIOUS_VERSION"
+export ETCD_BIN="\${ETCD_BIN:-$RELEASE/etcd/etcd-v$KUBEHA_ETCD_VERSION-linux-$(go env GOARCH 2>/dev/null || echo amd64)/etcd}"
+export ETCD35_BIN="\${ETCD35_BIN:-$RELEASE/etcd/etcd-v$KUBEHA_ETCD_PREVIOUS_VERSION-linux-$(go env GOARCH 2>/dev/null || echo amd64)/etcd}"
 ENV
 }
 
@@ -132,7 +148,7 @@ CONF
   rm -f /etc/cni/net.d/87-podman-bridge.conflist
 
   local want have
-  want=$(printf '%s|%s|%s' "$IMAGE_PKGS" "$IMAGE_RECIPE" "$MIRROR" | sha256sum | cut -c1-16)
+  want=$(printf '%s|%s|%s|%s' "$IMAGE_PKGS" "$IMAGE_RECIPE" "$MIRROR" "$(sha256sum < "$REPO/scripts/node-image/kubeha-init")" | sha256sum | cut -c1-16)
   have=$(podman image inspect --format '{{ index .Labels "kubeha.recipe" }}' "$KUBEHA_IMAGE" 2>/dev/null || true)
   if [ "$want" != "$have" ] || [ "${REBUILD_IMAGE:-0}" = 1 ]; then
     step "image: building $KUBEHA_IMAGE (recipe $want; was '${have:-none}') with mmdebstrap"
@@ -148,9 +164,11 @@ CONF
       --customize-hook='chroot "$1" systemctl mask -q apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer getty@tty1.service || true' \
       --customize-hook='rm -rf "$1"/var/lib/etcd/default "$1"/etc/ssh/ssh_host_*' \
       --customize-hook='rm -f "$1/etc/hostname" "$1/var/lib/dbus/machine-id"; : > "$1/etc/machine-id"' \
+      --customize-hook="upload $REPO/scripts/node-image/kubeha-init /usr/local/sbin/kubeha-init" \
+      --customize-hook='chmod 0755 "$1/usr/local/sbin/kubeha-init"' \
       bookworm "$tarball" "$MIRROR"
     podman import -q \
-      --change 'CMD ["/sbin/init"]' \
+      --change 'CMD ["/usr/local/sbin/kubeha-init"]' \
       --change 'ENV container=podman' \
       --change 'STOPSIGNAL SIGRTMIN+3' \
       --change "LABEL kubeha.recipe=$want" \
@@ -169,13 +187,19 @@ setup_etcd() {
   apt_ensure "${ETCD_HOST_PKGS[@]}"
 }
 
-parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(python hosts etcd)
+setup_release() {
+  KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE bash "$REPO/scripts/build_release.sh" \
+    kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION"
+}
+
+parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(python hosts etcd release)
 for p in "${parts[@]}"; do
   case $p in
     python) setup_python ;;
     hosts) setup_hosts ;;
     etcd) setup_etcd ;;
-    *) die "unknown part '$p'; use python, hosts and/or etcd" ;;
+    release) setup_release ;;
+    *) die "unknown part '$p'; use python, hosts, etcd and/or release" ;;
   esac
 done
 step "setup done (${parts[*]}); source .cache/env.sh to use the tools by hand"

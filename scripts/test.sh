@@ -16,7 +16,7 @@ stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(lint sanity build unit molecul
 
 need=(python)
 for s in "${stages[@]}"; do
-  case $s in molecule*) need+=(hosts) ;; unit) need+=(etcd) ;; esac
+  case $s in molecule*) need+=(hosts release) ;; unit) need+=(etcd release) ;; esac
 done
 bash scripts/setup.sh "${need[@]}" || { echo "test.sh: set-up failed (scripts/setup.sh ${need[*]})"; exit 1; }
 # shellcheck disable=SC1091

@@ -1,11 +1,13 @@
-"""The real components' flag tables, and a parser that behaves like spf13/pflag."""
+"""The real components' flag tables (tests/data/flags, generated from their --help by
+scripts/flag_data.py), and a parser that behaves like spf13/pflag: a fake of the parsing only, for the
+pytests that check what the roles render for every supported version without running each binary."""
 
 from __future__ import annotations
 
 import os
 import re
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'data', 'flags')
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'flags')
 
 _BOOL_TRUE = ('1', 't', 'T', 'TRUE', 'true', 'True')
 _BOOL_FALSE = ('0', 'f', 'F', 'FALSE', 'false', 'False')

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# scripts/build_release.sh - the real Kubernetes and etcd programs, built from their Go modules into
+# the layouts the roles read (nothing is downloaded but Go modules from the module proxy).
+#
+#   scripts/build_release.sh [kubernetes VERSION] [etcd VERSION]
+#
+#   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
+#               kubectl from k8s.io/kubernetes@vVERSION, in the release layout that
+#               kube_binaries_source: local reads:
+#                 $KUBEHA_HOME/release/kubernetes/vVERSION/bin/linux/<arch>/<name>{,.sha256}
+#   etcd        etcd, etcdctl and etcdutl from go.etcd.io/etcd/{server,etcdctl,etcdutl}/v3@vVERSION,
+#               as etcd's own release tarball and, unpacked beside it, its directory (what
+#               etcd_artifact_dir reads, as on an air-gapped site that unpacked the download):
+#                 $KUBEHA_HOME/release/etcd/etcd-vVERSION-linux-<arch>.tar.gz{,.sha256}
+#                 $KUBEHA_HOME/release/etcd/etcd-vVERSION-linux-<arch>/{etcd,etcdctl,etcdutl}
+#
+# Built as the projects build their releases: CGO_ENABLED=0, -trimpath, -s -w, versions stamped
+# through -ldflags -X (so --version and /version report the release), a fixed build date. Go's
+# module and build caches live under $KUBEHA_HOME/go, so a later run on the same machine reuses
+# them; an output whose stamp (release, Go version, flags, this script) matches is not built again.
+# The go.sum of each build module is kept in scripts/build/ and checked in: it pins every module's
+# hash (the checksum database cannot be reached here, so it is what verifies the downloads).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KUBEHA_HOME=${KUBEHA_HOME:-/var/tmp/kubeha}
+OUT=${KUBEHA_RELEASE_DIR:-$KUBEHA_HOME/release}
+BUILD=$KUBEHA_HOME/build
+SUMS=$REPO/scripts/build
+# Go: caches under KUBEHA_HOME; the machine's toolchain (the pinned releases need Go <= 1.26)
+export GOMODCACHE=$KUBEHA_HOME/go/mod GOCACHE=$KUBEHA_HOME/go/cache
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS=-mod=mod CGO_ENABLED=0 GOSUMDB=off GOWORK=off
+BUILD_DATE=2026-01-01T00:00:00Z   # fixed: the same inputs give the same bytes
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+
+T0=$EPOCHREALTIME
+elapsed() { awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - ${1:-$T0} }"; }
+step() { printf '== [+%ss] %s\n' "$(elapsed)" "$*"; }
+die() { echo "build_release.sh: $*" >&2; exit 1; }
+
+command -v go >/dev/null || die "no 'go' on PATH: install Go 1.26 (the releases are built from their Go modules)"
+GOARCH=$(go env GOARCH)
+GOVERSION=$(go env GOVERSION)
+SELF=$(sha256sum < "${BASH_SOURCE[0]}" | cut -c1-16)
+
+stamp_of() { printf '%s|%s|%s|%s|%s\n' "$1" "$GOVERSION" "$GOARCH" "$SELF" "$BUILD_DATE"; }
+
+# go.mod of a build module, and its go.sum from the checkout when there is one
+begin_module() {   # dir name
+  local dir=$1 name=$2
+  rm -rf "$dir"; mkdir -p "$dir"
+  if [ -f "$SUMS/$name.sum" ]; then cp "$SUMS/$name.sum" "$dir/go.sum"; fi
+}
+keep_sum() {   # dir name: a new go.sum goes into the checkout, to be reviewed and committed
+  local dir=$1 name=$2
+  if ! cmp -s "$dir/go.sum" "$SUMS/$name.sum" 2>/dev/null; then
+    mkdir -p "$SUMS"; cp "$dir/go.sum" "$SUMS/$name.sum"
+    step "scripts/build/$name.sum written: commit it (it pins every module hash of this build)"
+  fi
+}
+
+build_kubernetes() {
+  local ver=${1#v} dest stamp mod dir minor
+  [[ $ver =~ ^1\.([0-9]+)\.[0-9]+$ ]] || die "kubernetes version '$ver' is not X.Y.Z (for example 1.35.4)"
+  minor=${BASH_REMATCH[1]}
+  dest=$OUT/kubernetes/v$ver/bin/linux/$GOARCH
+  stamp=$(stamp_of "kubernetes v$ver")
+  if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    step "kubernetes v$ver: built before ($dest)"; return 0
+  fi
+  step "kubernetes v$ver: build module (k8s.io/kubernetes and its staging modules at v0.$minor.${ver##*.})"
+  dir=$BUILD/kubernetes-v$ver
+  begin_module "$dir" "kubernetes-v$ver"
+  mod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@v$ver" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+  [ -f "$mod" ] || die "the module proxy did not serve k8s.io/kubernetes@v$ver (go mod download found no go.mod)"
+  {
+    printf 'module kubeha.invalid/build/kubernetes\n\ngo %s\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' \
+      "$(sed -n 's/^go //p' "$mod")" "$ver"
+    # the staging modules: k8s.io/kubernetes points them into its own tree, which only applies
+    # when it is the main module; here each is the published module of the same release
+    sed -n 's#^\t\(k8s\.io/[a-z0-9-]*\) => \./staging/src/k8s\.io/[a-z0-9-]*$#\t\1 => \1 v0.'"$minor.${ver##*.}"'#p' "$mod"
+    printf ')\n'
+  } > "$dir/go.mod"
+  grep -q 'k8s.io/api => ' "$dir/go.mod" || die "no staging replace lines found in $mod: the layout of k8s.io/kubernetes' go.mod changed"
+  local ldflags="-s -w -buildid=" pkg v
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    for v in "gitVersion=v$ver" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$BUILD_DATE"; do
+      ldflags+=" -X $pkg.$v"
+    done
+  done
+  mkdir -p "$dest"; rm -f "$dest/.stamp"
+  local c t
+  for c in "${KUBE_CMDS[@]}"; do
+    t=$EPOCHREALTIME
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$dest/$c.new" "k8s.io/kubernetes/cmd/$c") ||
+      die "go build of $c (kubernetes v$ver) failed; the output above says why"
+    mv "$dest/$c.new" "$dest/$c"
+    (cd "$dest" && sha256sum "$c" | cut -d' ' -f1 > "$c.sha256")
+    step "kubernetes v$ver: $c built in $(elapsed "$t") s ($(du -m "$dest/$c" | cut -f1) MB)"
+  done
+  keep_sum "$dir" "kubernetes-v$ver"
+  local said; said=$("$dest/kubectl" version --client 2>&1 || true)
+  [[ $said == *"Client Version: v$ver"* ]] || die "kubectl does not report v$ver (it says: $said): the version stamp did not take"
+  echo "$stamp" > "$dest/.stamp"
+}
+
+build_etcd() {
+  local ver=${1#v} stamp dir tarball stage name
+  [[ $ver =~ ^3\.[0-9]+\.[0-9]+$ ]] || die "etcd version '$ver' is not X.Y.Z (for example 3.6.16)"
+  name=etcd-v$ver-linux-$GOARCH
+  tarball=$OUT/etcd/$name.tar.gz
+  stamp=$(stamp_of "etcd v$ver")
+  if [ "$(cat "$tarball.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$tarball" ] && [ -x "$OUT/etcd/$name/etcd" ]; then
+    step "etcd v$ver: built before ($tarball)"; return 0
+  fi
+  dir=$BUILD/etcd-v$ver
+  begin_module "$dir" "etcd-v$ver"
+  # etcd's own main module (go.etcd.io/etcd/v3) is not served for every release; its main is one
+  # call of the server's etcdmain, so this module has the same few lines
+  mkdir -p "$dir/cmd/etcd"
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' > "$dir/cmd/etcd/main.go"
+  printf 'module kubeha.invalid/build/etcd\n\ngo 1.24\n\nrequire (\n\tgo.etcd.io/etcd/server/v3 v%s\n\tgo.etcd.io/etcd/etcdctl/v3 v%s\n\tgo.etcd.io/etcd/etcdutl/v3 v%s\n)\n' \
+    "$ver" "$ver" "$ver" > "$dir/go.mod"
+  stage=$OUT/etcd/$name
+  rm -rf "$stage"; mkdir -p "$stage"
+  local c t ldflags="-s -w -buildid="
+  for c in etcd etcdctl etcdutl; do
+    t=$EPOCHREALTIME
+    local pkg=./cmd/etcd
+    [ "$c" = etcd ] || pkg=go.etcd.io/etcd/$c/v3
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$stage/$c" "$pkg") ||
+      die "go build of $c (etcd v$ver) failed; the output above says why"
+    step "etcd v$ver: $c built in $(elapsed "$t") s"
+  done
+  keep_sum "$dir" "etcd-v$ver"
+  local said; said=$("$stage/etcd" --version 2>&1 || true)
+  [[ $said == *"etcd Version: $ver"* ]] || die "the etcd built does not report $ver (it says: $said)"
+  tar -C "$OUT/etcd" --sort=name --owner=0 --group=0 --numeric-owner --mtime="$BUILD_DATE" -czf "$tarball.new" "$name"
+  mv "$tarball.new" "$tarball"
+  (cd "$OUT/etcd" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+  echo "$stamp" > "$tarball.stamp"
+}
+
+[ $# -gt 0 ] || die "usage: build_release.sh [kubernetes VERSION] [etcd VERSION]"
+while [ $# -gt 0 ]; do
+  [ $# -ge 2 ] || die "'$1' needs a version"
+  case $1 in
+    kubernetes) build_kubernetes "$2" ;;
+    etcd) build_etcd "$2" ;;
+    *) die "unknown program '$1'; use kubernetes or etcd" ;;
+  esac
+  shift 2
+done
+step "release artifacts in $OUT"
