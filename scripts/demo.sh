@@ -4,7 +4,7 @@
 #   up      set-up if needed (scripts/setup.sh), start the demo nodes of inventories/demo/hosts.yml
 #           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
 #           there, then print the status. Running it again reuses what is there.
-#   nodes   only start the demo nodes and lay out the stand-ins (what bench/site_converge.py times from)
+#   nodes   only start the demo nodes and build the release if needed (what bench/site_converge.py times from)
 #           Every node also runs sshd with the demo key ($KUBEHA_HOME/ssh/id_ed25519) for root, so the
 #           same cluster can be driven over SSH: add `-i inventories/demo/ssh.yml` to ansible-playbook.
 #   status  print the state of the demo nodes and of what runs on them
@@ -24,8 +24,8 @@ node_state() {   # systemd's own verdict, or why there is none
   podman exec "$n" systemctl is-system-running 2>/dev/null || true
 }
 
-nodes() {   # start the demo nodes and lay out the stand-ins; no converge
-  bash scripts/setup.sh python hosts
+nodes() {   # start the demo nodes (and build the real programs when they are not built yet); no converge
+  bash scripts/setup.sh python hosts release
   # shellcheck disable=SC1091
   source .cache/env.sh
   local spec n ip s
@@ -36,8 +36,9 @@ nodes() {   # start the demo nodes and lay out the stand-ins; no converge
       running) ;;
       absent)
         echo "== starting $n ($ip)"
+        # as the Molecule scenarios run them: what a real kubelet and containerd need in a container
         podman run -d --name "$n" --hostname "${n#kubeha-demo-}" --network "$KUBEHA_NET" --ip "$ip" \
-          --cap-add SYS_ADMIN,NET_ADMIN,NET_RAW --systemd=always "$KUBEHA_IMAGE" /sbin/init >/dev/null ;;
+          --privileged --cgroupns=private --volume /var/lib/containerd --systemd=always "$KUBEHA_IMAGE" /usr/local/sbin/kubeha-init >/dev/null ;;
       *) echo "== restarting $n ($s)"; podman start "$n" >/dev/null ;;
     esac
   done
@@ -61,10 +62,6 @@ nodes() {   # start the demo nodes and lay out the stand-ins; no converge
       ssh-keygen -A >/dev/null && systemctl enable --now ssh.service >/dev/null 2>&1' < "$key.pub" ||
       { echo "demo.sh: could not start sshd on ${spec%%:*}"; exit 1; }
   done
-  # Stand-ins for the Kubernetes binaries (tests/standins; they accept the real flags and serve the
-  # real health endpoints, and say they are stand-ins): no real server binary can be had here.
-  echo "== laying out the Kubernetes stand-ins in $KUBEHA_HOME/demo-artifacts"
-  python3 tests/standins/build_artifacts.py "$KUBEHA_HOME/demo-artifacts" --version 1.34.2 >/dev/null
 }
 
 up() {
@@ -91,9 +88,9 @@ status() {
 
 down() {
   local spec
-  for spec in "${NODES[@]}"; do podman rm -f -t 0 "${spec%%:*}" >/dev/null 2>&1 || true; done
-  rm -rf inventories/demo/secrets "${KUBEHA_HOME:-/var/tmp/kubeha}/demo-artifacts"
-  echo "demo nodes, their secrets (inventories/demo/secrets) and the stand-in artifacts removed"
+  for spec in "${NODES[@]}"; do podman rm -f -v -t 0 "${spec%%:*}" >/dev/null 2>&1 || true; done
+  rm -rf inventories/demo/secrets
+  echo "demo nodes (with their containerd volumes) and their secrets (inventories/demo/secrets) removed; the built release stays"
 }
 
 case $cmd in
