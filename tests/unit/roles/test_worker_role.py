@@ -1,4 +1,4 @@
-"""The worker role's kube-proxy static pod: a valid Pod whose flags are real 1.34 flags, with the
+"""The worker role's kube-proxy static pod: a valid Pod whose flags are real real flags of the default release, with the
 digests that make the kubelet restart it when what it reads changes.
 
 Rendered with real Ansible (tests/unit/roles/rendering.py, as for test_rendered_flags.py).
@@ -16,12 +16,13 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'standins'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from rendering import render  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from kubeha_standin import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from versions import KUBERNETES_DEFAULT  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pflag import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-VERSION = '1.34.2'
+VERSION = KUBERNETES_DEFAULT
 VARS = {'worker_lb_address': '10.0.0.10', '_worker_kube_proxy_config_digest': 'c0ffee', 'worker_kube_proxy_verbosity': 4}
 
 
