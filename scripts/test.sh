@@ -60,6 +60,9 @@ stage_unit() {
 }
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
+# One scenario; then the anonymous volumes its nodes left (containerd's state: molecule removes the
+# containers, not their volumes).
+scenario() { molecule test -s "$1"; local rc=$?; podman volume prune -f >/dev/null 2>&1; return $rc; }
 
 for s in "${stages[@]}"; do
   case $s in
@@ -69,8 +72,8 @@ for s in "${stages[@]}"; do
     unit) run pytest stage_unit
       pytest_line=$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$LOGS/pytest.log" | tail -1)
       [ -n "$pytest_line" ] || pytest_line="pytest: no summary line" ;;
-    molecule) for sc in $(scenarios); do run "molecule:$sc" molecule test -s "$sc"; done ;;
-    molecule:*) run "$s" molecule test -s "${s#molecule:}" ;;
+    molecule) for sc in $(scenarios); do run "molecule:$sc" scenario "$sc"; done ;;
+    molecule:*) run "$s" scenario "${s#molecule:}" ;;
     *) echo "test.sh: unknown stage '$s'; use lint, sanity, build, unit, molecule or molecule:NAME"; exit 2 ;;
   esac
 done
