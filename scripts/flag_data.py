@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write tests/data/flags/<minor>/<component>.txt from the real binaries' own --help.
 
     python3 scripts/flag_data.py BINDIR [OUTROOT]
