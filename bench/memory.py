@@ -26,7 +26,7 @@ def sample(node):
                          check=True).stdout
     rss = {}
     for line in out.splitlines():
-        kib, _, comm = line.strip().partition(' ')
+        kib, _sep, comm = line.strip().partition(" ")
         comm = comm.strip()
         if comm in PROGRAMS:
             rss[comm] = rss.get(comm, 0) + int(kib) / 1024.0
