@@ -33,14 +33,19 @@ options:
     description:
       - Base URL of the discovery service. Either a self-hosted etcd with the v2 API enabled, like
         V(http://10.0.0.5:2379), or a public discovery service, like V(https://discovery.etcd.io).
+      - With O(service_type=etcd-v3), the client URL(s) of the etcd cluster that serves as the discovery service,
+        comma-separated (what etcd 3.6 takes as C(--discovery-endpoints)).
       - Optional when O(token) is a full discovery URL.
     type: str
   service_type:
     description:
-      - V(etcd) for a self-hosted etcd, V(public) for a service speaking the C(/new?size=N) protocol.
+      - V(etcd) for a self-hosted etcd (v2 keys), V(public) for a service speaking the C(/new?size=N) protocol: both are
+        v2 discovery, which etcd 3.5 and older bootstrap from.
+      - V(etcd-v3) for v3 discovery, which etcd 3.6 bootstraps from (C(--discovery-token), C(--discovery-endpoints)): the
+        token lives in the v3 key space of an etcd cluster, reached with O(ca_cert), O(client_cert) and O(client_key).
       - V(auto) asks C(<discovery_service>/version) and treats an etcd answer as V(etcd), anything else as V(public).
     type: str
-    choices: [auto, etcd, public]
+    choices: [auto, etcd, etcd-v3, public]
     default: auto
   token:
     description:
@@ -103,18 +108,35 @@ EXAMPLES = r"""
   run_once: true
   register: _discovery
 # then: etcd --discovery "{{ _discovery.discovery_url }}"
+
+- name: A v3 discovery token for etcd 3.6 members, on a TLS discovery etcd that asks for client certificates
+  kubeha.cluster.etcd_discovery:
+    service_type: etcd-v3
+    discovery_service: https://10.0.0.5:4001
+    ca_cert: /etc/etcd/pki/ca.crt
+    client_cert: /etc/etcd/pki/server.crt
+    client_key: /etc/etcd/pki/server.key
+    expected_members: [etcd1, etcd2, etcd3]
+  run_once: true
+  register: _discovery
+# then: etcd --discovery-token "{{ _discovery.token }}" --discovery-endpoints "{{ _discovery.endpoints | join(',') }}" ...
 """
 
 RETURN = r"""
 discovery_url:
-  description: The URL for C(etcd --discovery).
+  description: The URL for C(etcd --discovery) (v2 discovery; empty with O(service_type=etcd-v3)).
   returned: success
   type: str
   sample: http://10.0.0.5:2379/v2/keys/_etcd/registry/6c007a14875d53d9bf0ef5a6fc0257c8
 token:
-  description: The token (last path element of RV(discovery_url)).
+  description: The token (last path element of RV(discovery_url); with O(service_type=etcd-v3), C(--discovery-token)).
   returned: success
   type: str
+endpoints:
+  description: With O(service_type=etcd-v3), the discovery etcd's client URLs (C(--discovery-endpoints)).
+  returned: when service_type is etcd-v3
+  type: list
+  elements: str
 size:
   description: The token's size.
   returned: success
@@ -161,7 +183,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             discovery_service=dict(type="str"),
-            service_type=dict(type="str", default="auto", choices=["auto", "etcd", "public"]),
+            service_type=dict(type="str", default="auto", choices=["auto", "etcd", "etcd-v3", "public"]),
             # a discovery token is returned by the module (it goes into the etcd command line), so not no_log
             token=dict(type="str", no_log=False),
             size=dict(type="int"),

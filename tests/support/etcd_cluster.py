@@ -404,11 +404,12 @@ class EtcdCluster:
 
 @contextlib.contextmanager
 def start_cluster(size: int = 3, tls: TlsFiles | bool | None = None, binary: str | None = None,
-                  extra_args=(), discovery: str | None = None, wait: bool = True, name_prefix: str = "etcd"):
+                  extra_args=(), discovery: str | list | None = None, wait: bool = True, name_prefix: str = "etcd"):
     """Start ``size`` members concurrently; yield an :class:`EtcdCluster`; always kill them after.
 
     ``tls``: a :class:`TlsFiles`, or True to make new certificates in the cluster's directory.
-    ``discovery``: bootstrap through ``--discovery URL`` instead of ``--initial-cluster``.
+    ``discovery``: bootstrap through ``--discovery URL`` (v2) instead of ``--initial-cluster``; a list
+    is taken as the bootstrap flags themselves (v3 discovery: ``--discovery-token``, ...).
     ``extra_args``: more etcd flags for every member (e.g. ``["--enable-v2"]``).
     ``wait``: poll (bounded) until every member reports healthy.
     """
@@ -421,7 +422,9 @@ def start_cluster(size: int = 3, tls: TlsFiles | bool | None = None, binary: str
     try:
         cluster.members = [cluster.new_member("%s%d" % (name_prefix, i + 1), extra_args) for i in range(size)]
         for m in cluster.members:
-            if discovery:
+            if isinstance(discovery, list):
+                m.bootstrap_args = list(discovery)
+            elif discovery:
                 m.bootstrap_args = ["--discovery", discovery]
             else:
                 m.bootstrap_args = ["--initial-cluster", cluster.initial_cluster(), "--initial-cluster-state", "new",

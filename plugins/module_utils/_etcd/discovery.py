@@ -1,13 +1,19 @@
 # Copyright (c) kubeha developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""etcd v2 discovery registries: create or adopt a token, read it, refuse stale or foreign ones.
+"""etcd discovery registries: create or adopt a token, read it, refuse stale or foreign ones.
 
-Protocol (etcd's "discovery service protocol", v2): a token is a v2 keys directory, on a
-self-hosted etcd ``/v2/keys/_etcd/registry/<token>``; its ``_config/size`` key holds the cluster
-size; each member registers as ``<dir>/<member id hex>`` with the value ``name=peer_url[,...]``
-and the first ``size`` registrations (by creation index) form the cluster. A public service
-(discovery.etcd.io) hands out such URLs from ``GET <service>/new?size=N``.
+v2 protocol (etcd's "discovery service protocol", what etcd 3.5 and older speak): a token is a v2
+keys directory, on a self-hosted etcd ``/v2/keys/_etcd/registry/<token>``; its ``_config/size``
+key holds the cluster size; each member registers as ``<dir>/<member id hex>`` with the value
+``name=peer_url[,...]`` and the first ``size`` registrations (by creation index) form the cluster.
+A public service (discovery.etcd.io) hands out such URLs from ``GET <service>/new?size=N``.
+
+v3 protocol (etcd 3.6 removed v2 discovery; its members take ``--discovery-token`` and
+``--discovery-endpoints``): the same layout as v3 keys on an etcd cluster that serves as the
+discovery service, ``/_etcd/registry/<token>/_config/size`` and
+``/_etcd/registry/<token>/members/<member id hex>``, ordered by create revision. It is read and
+written here through the collection's v3 client (TLS, client certificates).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import re
 import urllib.parse
 import uuid
 
-from .client import EtcdConfigError, EtcdEndpointError, EtcdError, HttpTransport, norm_url, parse_endpoint
+from .client import EtcdClient, EtcdConfigError, EtcdEndpointError, EtcdError, HttpTransport, norm_url, parse_endpoint
 
 REGISTRY_PATH = "/v2/keys/_etcd/registry"
+V3_REGISTRY = "/_etcd/registry"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 V2_KEY_NOT_FOUND = 100
 V2_NODE_EXISTS = 105
@@ -123,6 +130,73 @@ def detect_service_type(transport, service):
     return "etcd" if isinstance(data, dict) and "etcdserver" in data else "public"
 
 
+def v3_size_key(token):
+    return "%s/%s/_config/size" % (V3_REGISTRY, token)
+
+
+def v3_members_prefix(token):
+    return "%s/%s/members/" % (V3_REGISTRY, token)
+
+
+def read_token_v3(client, token, where):
+    """Read a v3 token's size and registrations (ordered by create revision, as etcd 3.6 does)."""
+    size_kv = client.get_one(v3_size_key(token))
+    if size_kv is None:
+        return Token(where, None, [])
+    try:
+        size = int(size_kv.value)
+    except (TypeError, ValueError):
+        size = 0
+    if size <= 0:
+        raise EtcdError("discovery token %s has a size key that is not a positive number (%r): the token is damaged; "
+                        "create a new one" % (where, size_kv.value))
+    kvs = sorted(client.get(v3_members_prefix(token), prefix=True), key=lambda kv: kv.create_revision)
+    return Token(where, size, [parse_registration(kv.key, kv.value) for kv in kvs])
+
+
+def create_token_v3(client, token, size):
+    """Create a v3 token of ``size`` (only if it does not exist); returns False if it existed already."""
+    created, _current = client.put_if(v3_size_key(token), str(size), create_only=True)
+    return created
+
+
+def run_discovery_v3(params, expected, size, check_mode):
+    """etcd_discovery with service_type etcd-v3: a token on an etcd cluster's v3 key space."""
+    service = (params.get("discovery_service") or "").strip()
+    endpoints = [e.strip().rstrip("/") for e in service.split(",") if e.strip()]
+    if not endpoints:
+        raise EtcdConfigError("discovery_service is required with service_type etcd-v3: the discovery etcd's client "
+                              "URL(s), comma-separated, like https://10.0.0.5:4001")
+    for endpoint in endpoints:
+        parse_endpoint(endpoint)
+    token = (params.get("token") or "").strip() or None
+    if token and not TOKEN_RE.match(token):
+        raise EtcdConfigError("token %r is not a v3 discovery token (letters, digits, '_', '-', '.'); etcd 3.6 takes "
+                              "the token and the discovery endpoints, not a discovery URL" % token)
+    client = EtcdClient(endpoints, params.get("ca_cert"), params.get("client_cert"), params.get("client_key"),
+                        params.get("timeout") or 10.0)
+    created = False
+    if token is None:
+        if size is None:
+            raise EtcdConfigError("size (or expected_members) is required to create a discovery token")
+        token = uuid.uuid4().hex
+    where = "%s on %s" % (token, ",".join(endpoints))
+    state = read_token_v3(client, token, where)
+    if not state.exists:
+        if size is None:
+            raise EtcdConfigError("token %s does not exist yet: give size (or expected_members) to create it" % where)
+        created = True
+        if not check_mode:
+            created = create_token_v3(client, token, size)
+            state = read_token_v3(client, token, where)
+        else:
+            state = Token(where, size, [])
+    warnings = check_token(state, size, expected, bool(params.get("allow_full")))
+    registered = [dict(e, expected=expected.matches(e) if expected is not None else True) for e in state.registered]
+    return {"changed": created, "created": created, "discovery_url": "", "token": token, "endpoints": endpoints,
+            "size": state.size, "full": state.full, "registered": registered, "service_type": "etcd-v3", "warnings": warnings}
+
+
 class Expected:
     """The inventory's members: names, peer URLs, or ``name=peer_url``."""
 
@@ -217,6 +291,8 @@ def run_discovery(params, check_mode=False):
         size = expected.count
     if expected is not None and size is not None and expected.count > size:
         raise EtcdConfigError("expected_members lists %d members but size is %d" % (expected.count, size))
+    if params.get("service_type") == "etcd-v3":
+        return run_discovery_v3(params, expected, size, check_mode)
     kind, service, url, token = resolve(params, transport)
     created = False
     warnings = []

@@ -40,8 +40,11 @@ THREE = {
 }
 FRESH = dict(THREE, _etcd_fresh=True)
 SETTLED = dict(THREE, _etcd_fresh=False)
-DISCOVERY = dict(FRESH, etcd_bootstrap='discovery', etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt',
+# v2 discovery (etcd 3.5: a discovery URL) and v3 discovery (etcd 3.6: a token and the discovery etcd's endpoints)
+DISCOVERY = dict(FRESH, etcd_bootstrap='discovery', etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt', etcd_version='3.5.35',
                  _etcd_discovery={'discovery_url': 'https://10.0.0.5:4001/v2/keys/_etcd/registry/0123abcd'})
+DISCOVERY_V3 = dict(DISCOVERY, etcd_version='3.6.16',
+                    _etcd_discovery={'discovery_url': '', 'token': '0123abcd', 'endpoints': ['https://10.0.0.5:4001']})
 
 # What the role's one read of a member (GNU stat) found, as tasks/main.yml records it.
 SEEN_OK = {
@@ -65,6 +68,7 @@ CASES = [
     dict(id='env-fresh', role='etcd', template='etcd-bootstrap.env.j2', vars=FRESH),
     dict(id='env-settled', role='etcd', template='etcd-bootstrap.env.j2', vars=SETTLED),
     dict(id='env-discovery', role='etcd', template='etcd-bootstrap.env.j2', vars=DISCOVERY),
+    dict(id='env-discovery-v3', role='etcd', template='etcd-bootstrap.env.j2', vars=DISCOVERY_V3),
     dict(id='unit-extra', role='etcd', template='etcd.service.j2',
          vars=dict(SETTLED, etcd_extra_args={'quota-backend-bytes': 8589934592, 'auto-compaction-retention': '1h'},
                    etcd_unsupported_arch='arm', etcd_data_mount={'src': 'nfs:/x', 'fstype': 'nfs4', 'path': '/srv/etcd',
@@ -72,6 +76,7 @@ CASES = [
     dict(id='pod-fresh', role='etcd', template='etcd.yaml.j2', vars=dict(FRESH, etcd_mode='static_pod')),
     dict(id='pod-settled', role='etcd', template='etcd.yaml.j2', vars=dict(SETTLED, etcd_mode='static_pod')),
     dict(id='pod-discovery', role='etcd', template='etcd.yaml.j2', vars=dict(DISCOVERY, etcd_mode='static_pod')),
+    dict(id='pod-discovery-v3', role='etcd', template='etcd.yaml.j2', vars=dict(DISCOVERY_V3, etcd_mode='static_pod')),
     dict(id='node-ok', role='etcd', template='checks/node.j2', vars=dict(SETTLED, _etcd_seen=SEEN_OK)),
     dict(id='node-bad', role='etcd', template='checks/node.j2',
          vars=dict(DISCOVERY, _etcd_seen=SEEN_BAD, etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt')),
@@ -139,8 +144,8 @@ def test_bogus_flag_is_caught_by_the_parser(rendered, version):
     assert code != 0 and 'no-such-flag' in output
 
 
-@pytest.mark.parametrize('version', sorted(ETCD))
-@pytest.mark.parametrize('case', ['pod-fresh', 'pod-settled', 'pod-discovery'])
+@pytest.mark.parametrize('case, version', [('pod-fresh', '3.5'), ('pod-fresh', '3.6'), ('pod-settled', '3.5'), ('pod-settled', '3.6'),
+                                           ('pod-discovery', '3.5'), ('pod-discovery-v3', '3.6')])
 def test_pod_flags_are_real_etcd_flags(rendered, version, case):
     code, output = run_etcd_parser(ETCD[version], pod_args(rendered[case]))
     assert code == 0, output
@@ -174,6 +179,13 @@ def test_bootstrap_settings(rendered):
     discovery = flag_map(env_flags(rendered['env-discovery']))
     assert discovery == {'--initial-cluster-state': 'new', '--discovery': DISCOVERY['_etcd_discovery']['discovery_url']}
     assert 'SSL_CERT_FILE="/etc/etcd/discovery/ca.crt"' in rendered['env-discovery']
+    # etcd 3.6: v3 discovery with the member's own certificate (the discovery etcd asks for one), TLS verified
+    v3 = flag_map(env_flags(rendered['env-discovery-v3']))
+    assert v3 == {'--initial-cluster-state': 'new', '--discovery-token': '0123abcd', '--discovery-endpoints': 'https://10.0.0.5:4001',
+                  '--discovery-cert': '/etc/etcd/pki/server.crt', '--discovery-key': '/etc/etcd/pki/server.key',
+                  '--discovery-cacert': '/etc/etcd/discovery/ca.crt', '--discovery-insecure-transport': 'false'}
+    code, output = run_etcd_parser(ETCD['3.6'], systemd_execstart_args(rendered['unit-fresh']) + env_flags(rendered['env-discovery-v3']))
+    assert code == 0, output
 
 
 def test_extra_args_storage_and_arch(rendered):
@@ -226,15 +238,14 @@ def test_discovery_service_unit(rendered):
     assert flags['--cert-file'] == '/etc/etcd/pki/server.crt'
     # the data dir is made by the unit (0700, owned by the service's user), not by a task
     assert 'ExecStartPre=+/usr/bin/install -d -o etcd -g etcd -m 0700 /var/lib/etcd-discovery' in rendered['disc-service']
-    for version, binary in sorted(ETCD.items()):
-        if version == '3.4':  # etcd 3.5 still serves the v2 store with --enable-v2; 3.4 is what Debian ships
-            code, output = run_etcd_parser(binary, systemd_execstart_args(rendered['disc-service']))
-            assert code == 0, output
+    # etcd 3.5 still serves the v2 store with --enable-v2 (3.6 does not)
+    code, output = run_etcd_parser(ETCD['3.5'], systemd_execstart_args(rendered['disc-service']))
+    assert code == 0, output
 
 
 @pytest.mark.skipif(shutil.which('kubernetes-validate', path=BIN) is None, reason='kubernetes-validate is not installed')
 @pytest.mark.parametrize('kubernetes', ['1.30.0', '1.34.0'])
-@pytest.mark.parametrize('case', ['pod-fresh', 'pod-settled', 'pod-discovery'])
+@pytest.mark.parametrize('case', ['pod-fresh', 'pod-settled', 'pod-discovery', 'pod-discovery-v3'])
 def test_manifest_is_a_valid_pod(rendered, tmp_path, kubernetes, case):
     path = tmp_path / 'etcd.yaml'
     path.write_text(rendered[case], encoding='utf-8')

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from support.etcd_cluster import run_module, start_cluster
+from support.etcd_cluster import etcd35_binary, run_module, start_cluster
 
 NAMES = ["etcd1", "etcd2", "etcd3"]
 
@@ -41,7 +41,8 @@ def test_bootstrap_through_discovery_then_refuse_full_wrong_size_and_foreign(etc
     assert again["changed"] is False and again["discovery_url"] == made["discovery_url"]
 
     # three members bootstrap through the token (started together: each blocks until all registered)
-    with start_cluster(3, discovery=made["discovery_url"]) as cluster:
+    # v2 discovery is what etcd 3.5 members bootstrap from
+    with start_cluster(3, discovery=made["discovery_url"], binary=etcd35_binary()) as cluster:
         info = run_module("etcd_cluster_info", dict(cluster.connection_args(), wait=True, wait_timeout=30,
                                                     expected_members=3))
         assert "failed" not in info and sorted(m["name"] for m in info["members"]) == NAMES
@@ -137,3 +138,47 @@ def test_public_discovery_service_protocol(public_service):
     unknown = run_module("etcd_discovery", {"discovery_service": public_service, "token": "doesnotexist",
                                             "expected_members": NAMES})
     assert unknown["failed"] is True and "does not exist" in unknown["msg"]
+
+
+def test_v3_discovery_bootstraps_etcd_36_then_refuses_full_wrong_size_and_foreign(etcd_pki):
+    """etcd 3.6's own protocol: a token in the v3 key space of a TLS discovery etcd that asks for client
+    certificates; three 3.6 members bootstrap from it with --discovery-token and --discovery-endpoints."""
+    with start_cluster(1, tls=etcd_pki, name_prefix="v3disc") as service:
+        conn = service.connection_args()
+        endpoint = conn["endpoints"][0]
+        args = {"service_type": "etcd-v3", "discovery_service": endpoint, "ca_cert": conn["ca_cert"],
+                "client_cert": conn["client_cert"], "client_key": conn["client_key"], "expected_members": NAMES}
+
+        check = run_module("etcd_discovery", args, check_mode=True)
+        assert check["changed"] is True and check["created"] is True and check["size"] == 3
+        made = run_module("etcd_discovery", args)
+        token = made["token"]
+        assert made["changed"] is True and made["service_type"] == "etcd-v3" and made["endpoints"] == [endpoint]
+        assert (made["size"], made["full"], made["registered"], made["discovery_url"]) == (3, False, [], "")
+        assert token != check["token"], "check mode made up a token and must not have created it"
+        kept = dict(args, token=token)
+        assert run_module("etcd_discovery", kept)["changed"] is False
+
+        # without a client certificate the discovery etcd refuses (it asks for one)
+        refused = run_module("etcd_discovery", dict(kept, client_cert=None, client_key=None))
+        assert refused["failed"] is True
+
+        flags = ["--discovery-token", token, "--discovery-endpoints", endpoint, "--discovery-cacert", conn["ca_cert"],
+                 "--discovery-cert", conn["client_cert"], "--discovery-key", conn["client_key"],
+                 "--discovery-insecure-transport=false", "--initial-cluster-state", "new"]
+        with start_cluster(3, discovery=flags) as cluster:
+            info = run_module("etcd_cluster_info", dict(cluster.connection_args(), wait=True, wait_timeout=30,
+                                                        expected_members=3))
+            assert "failed" not in info and sorted(m["name"] for m in info["members"]) == NAMES
+            assert info["endpoints"][0]["version"].startswith("3.6.")
+
+            full = run_module("etcd_discovery", kept)
+            assert full["failed"] is True and "is full: 3 of 3 members registered" in full["msg"]
+            accepted = run_module("etcd_discovery", dict(kept, allow_full=True))
+            assert accepted["full"] is True and sorted(e["name"] for e in accepted["registered"]) == NAMES
+            assert sorted(u for e in accepted["registered"] for u in e["peer_urls"]) == sorted(m.peer_url for m in cluster.members)
+
+        wrong_size = run_module("etcd_discovery", dict(kept, expected_members=NAMES + ["etcd4", "etcd5"], allow_full=True))
+        assert wrong_size["failed"] is True and "was made for 3 members but 5 are expected" in wrong_size["msg"]
+        foreign = run_module("etcd_discovery", dict(kept, expected_members=["other1", "other2", "other3"], allow_full=True))
+        assert foreign["failed"] is True and "not in the inventory" in foreign["msg"] and "etcd1" in foreign["msg"]
