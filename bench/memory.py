@@ -22,12 +22,13 @@ PROGRAMS = ('etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler
 
 def sample(node):
     """{program: RSS in MiB} of one node (python3 is podmaster there)."""
-    out = subprocess.run(['podman', 'exec', node, 'ps', '-e', '-o', 'rss=,comm='], capture_output=True, text=True,
+    # the program's path, not ps's comm (the kernel cuts that to 15 characters: kube-controller)
+    out = subprocess.run(['podman', 'exec', node, 'ps', '-e', '-o', 'rss=,args='], capture_output=True, text=True,
                          check=True).stdout
     rss = {}
     for line in out.splitlines():
-        kib, _sep, comm = line.strip().partition(" ")
-        comm = comm.strip()
+        kib, _sep, args = line.strip().partition(" ")
+        comm = os.path.basename(args.strip().split(" ")[0]) if args.strip() else ""
         if comm in PROGRAMS:
             rss[comm] = rss.get(comm, 0) + int(kib) / 1024.0
     return rss
