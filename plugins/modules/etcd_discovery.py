@@ -39,9 +39,9 @@ options:
     type: str
   service_type:
     description:
-      - V(etcd) for a self-hosted etcd (v2 keys), V(public) for a service speaking the C(/new?size=N) protocol: both are
+      - V(etcd) for a self-hosted etcd (v2 keys), V(public) for a service speaking the C(/new?size=N) protocol; both are
         v2 discovery, which etcd 3.5 and older bootstrap from.
-      - V(etcd-v3) for v3 discovery, which etcd 3.6 bootstraps from (C(--discovery-token), C(--discovery-endpoints)): the
+      - V(etcd-v3) for v3 discovery, which etcd 3.6 bootstraps from (C(--discovery-token), C(--discovery-endpoints)). The
         token lives in the v3 key space of an etcd cluster, reached with O(ca_cert), O(client_cert) and O(client_key).
       - V(auto) asks C(<discovery_service>/version) and treats an etcd answer as V(etcd), anything else as V(public).
     type: str
