@@ -72,8 +72,14 @@ class ActionModule(ActionBase):
             try:
                 if item.get("template") is not None:
                     item["content"] = self._render(item.pop("template"), task_vars)
+                expected = item.pop("src_sha256", None)
                 if item.get("src") is not None:
                     local = self._find_needle("files", item.pop("src"))
+                    if expected is not None and _sha256(local) != expected:
+                        raise AnsibleActionFail(
+                            "%s: the controller's %s has sha256 %s, not the %s it was built with: it changed after the "
+                            "build (another local user?); nothing was sent. Run again to rebuild it."
+                            % (where, local, _sha256(local), expected))
                     if os.path.getsize(local) <= INLINE_LIMIT:
                         with open(local, "rb") as handle:
                             item["content_base64"] = base64.b64encode(handle.read()).decode("ascii")

@@ -86,6 +86,11 @@ options:
       src:
         description: A file on the controller (a role's C(files/) directory is searched), binaries included.
         type: path
+      src_sha256:
+        description:
+          - The sha256 that O(files[].src) must have on the controller; the action plugin fails, sending nothing, when it
+            differs (a build artefact changed between its build and its shipping).
+        type: str
       checksum:
         description: Set by the action plugin - the sha256 of a large O(files[].src), compared with the host's copy before it is sent.
         type: str
@@ -118,7 +123,9 @@ options:
         elements: str
         default: []
       secret:
-        description: Never show the content in diffs.
+        description:
+          - Never show the content in diffs, and mask it wherever the module's result would carry it.
+          - The module never logs its arguments on the host (no C(Invoked with) line in the journal), secret or not.
         type: bool
         default: false
       digest_of:
@@ -367,6 +374,7 @@ FILE = dict(
     content_base64=dict(type="str"),
     template=dict(type="str"),
     src=dict(type="path"),
+    src_sha256=dict(type="str"),
     checksum=dict(type="str"),
     staged=dict(type="path"),
     mode=dict(type="raw"),
@@ -406,7 +414,14 @@ def main():
             state_dir=dict(type="path", default="/var/lib/kubeha/daemons"),
         ),
         supports_check_mode=True,
+        # files carry keys and tokens: no "Invoked with ..." line in the host's journal, whatever a file holds
+        no_log=True,
     )
+    for item in module.params["files"]:
+        if item.get("secret"):
+            for field in ("content", "content_base64"):
+                if item.get(field):
+                    module.no_log_values.add(item[field])
     for index, item in enumerate(module.params["files"]):
         if item.get("template") is not None or item.get("src") is not None:
             module.fail_json(msg="files[%d] %s: template and src are resolved by the action plugin on the controller; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 
 MANIFEST_MODE = 0o600
 
@@ -113,39 +114,58 @@ class StaticPodActivator:
 class HostActivator:
     """Active = the component's systemd unit is running (``systemctl start``/``stop``).
 
-    Start is queued without waiting (``--no-block``) so a slow start never delays the elector; stop
-    waits at most ``stop_timeout`` seconds, then the unit is killed, so deactivation is bounded.
+    Every ``systemctl`` call is bounded (the daemon keeps each bound below the lock's margin), so a
+    slow systemd (one busy with a daemon-reload) never holds up a step-down: ``call_timeout`` for
+    queries, start and kill, ``stop_timeout`` (the unit's own TimeoutStopSec) plus a grace for stop.
+    Start is queued without waiting (``--no-block``). A stop that takes longer is followed by SIGKILL
+    and the unit's state is read again until it is not running, for ``stop_timeout``: a kill that
+    did not take is an error, never reported as a stop.
     """
 
     mode = "host"
+    RUNNING = ("active", "activating", "reloading", "deactivating", "refreshing")
 
-    def __init__(self, unit, systemctl="systemctl", stop_timeout=5.0):
+    STOP_GRACE = 0.25  # systemd's own SIGKILL after TimeoutStopSec, and the answer, take a moment
+
+    def __init__(self, unit, systemctl="systemctl", stop_timeout=0.5, call_timeout=None, clock=time.monotonic,
+                 sleep=time.sleep):
         self.unit = unit
         self.systemctl = systemctl
-        self.stop_timeout = stop_timeout
+        self.stop_timeout = float(stop_timeout)
+        self.call_timeout = float(call_timeout) if call_timeout else self.stop_timeout
+        self.clock = clock
+        self.sleep = sleep
 
     def describe(self):
         return "systemd unit %s" % self.unit
 
-    def _run(self, *args, **kwargs):
+    def _run(self, *args, timeout=None):
         cmd = [self.systemctl] + list(args)
         try:
             return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  check=False, **kwargs)
+                                  check=False, timeout=timeout or self.call_timeout)
         except OSError as exc:
             raise ActivationError("cannot run %s: %s" % (" ".join(cmd), exc.strerror or exc)) from None
 
-    def state(self):
+    def _run_bounded(self, *args, timeout=None):
+        try:
+            return self._run(*args, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ActivationError("systemctl %s did not answer within %gs (systemd busy?)"
+                                  % (" ".join(args), timeout or self.call_timeout)) from None
+
+    def state(self, timeout=None):
         """systemd's ActiveState of the unit (``active``, ``activating``, ``inactive``, ``failed``...)."""
-        return self._run("is-active", self.unit).stdout.decode("utf-8", "replace").strip() or "unknown"
+        out = self._run_bounded("is-active", self.unit, timeout=timeout).stdout
+        return out.decode("utf-8", "replace").strip() or "unknown"
 
     def is_active(self):
-        return self.state() in ("active", "activating", "reloading", "deactivating")
+        return self.state() in self.RUNNING
 
     def activate(self):
         if self.is_active():
             return None
-        proc = self._run("start", "--no-block", self.unit)
+        proc = self._run_bounded("start", "--no-block", self.unit)
         if proc.returncode != 0:
             raise ActivationError("systemctl start %s failed (exit %d): %s"
                                   % (self.unit, proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
@@ -153,13 +173,29 @@ class HostActivator:
 
     def deactivate(self):
         # always stop: it also cancels a start job queued by activate() that has not run yet
-        was = self.state()
         try:
-            proc = self._run("stop", self.unit, timeout=self.stop_timeout)
+            was = self.state(timeout=self.stop_timeout)
+        except ActivationError:
+            was = "not known (systemd busy)"  # a slow answer must not delay the stop itself
+        try:
+            proc = self._run("stop", self.unit, timeout=self.stop_timeout + self.STOP_GRACE)
         except subprocess.TimeoutExpired:
-            self._run("kill", "--signal=SIGKILL", self.unit)
-            return "killed %s (stop took longer than %gs)" % (self.unit, self.stop_timeout)
+            return self._kill()
         if proc.returncode != 0:
             raise ActivationError("systemctl stop %s failed (exit %d): %s"
                                   % (self.unit, proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
         return None if was in ("inactive", "failed", "unknown") else "stopped %s (was %s)" % (self.unit, was)
+
+    def _kill(self):
+        """SIGKILL the unit's processes, then wait (bounded) until systemd reports it is not running."""
+        self._run_bounded("kill", "--signal=SIGKILL", self.unit)
+        end = self.clock() + self.stop_timeout
+        while True:
+            state = self.state(timeout=self.stop_timeout)
+            if state not in self.RUNNING:
+                return "killed %s (stop took longer than %gs; now %s)" % (self.unit, self.stop_timeout, state)
+            if self.clock() >= end:
+                raise ActivationError("%s is still %s %gs after SIGKILL (stop took longer than %gs): a process that "
+                                      "cannot be killed (D state?); see journalctl -u %s"
+                                      % (self.unit, state, self.stop_timeout, self.stop_timeout, self.unit))
+            self.sleep(0.02)

@@ -9,7 +9,8 @@ The configuration is one JSON object (the control_plane role writes it)::
       "identity": "master1",                      # default: the host name
       "endpoints": ["https://10.0.0.11:2379"],
       "ca_cert": "...", "client_cert": "...", "client_key": "...",
-      "ttl": 6, "renew_interval": 2, "margin": 2, "poll_interval": 0.5, "timeout": 1, "max_backoff": 2,
+      "ttl": 4, "renew_interval": 1, "margin": 2, "poll_interval": 0.25, "timeout": 0.75, "max_backoff": 1,
+      "watchdog": 1, "stop_timeout": 0.5,         # systemd's WatchdogSec and the units' TimeoutStopSec
       "status_file": "/run/kubeha/podmaster.json",
       "components": [
         {"name": "kube-scheduler", "key": "/kubeha/podmaster/kube-scheduler", "mode": "static_pod",
@@ -20,7 +21,12 @@ The configuration is one JSON object (the control_plane role writes it)::
 
 The status file (JSON, replaced atomically on every change and at least every renew interval) tells
 who holds what: ``components.<name>.active`` / ``holder`` / ``reason``. Exit codes: 0 after a stop
-signal, 2 for a configuration error (the message names the setting).
+signal, 1 when a component could not be stopped at shutdown (its lease is then left to expire, not
+revoked), 2 for a configuration error (the message names the setting).
+
+Liveness: with ``watchdog`` set, a thread of its own pings systemd's watchdog every quarter of it,
+as long as the main loop has begun a step within the last TTL. A frozen process (SIGSTOP, a stalled
+VM) pings nothing and is killed after ``watchdog`` seconds; a main loop stuck for a TTL is too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 
 from .._etcd.client import EtcdClient, EtcdConfigError
@@ -64,8 +71,8 @@ def _component(index, spec, settings):
     elif mode == "host":
         if not spec.get("unit"):
             raise ConfigError("%s (%s): mode host needs unit (e.g. kube-scheduler.service)" % (where, name))
-        stop_timeout = float(spec.get("stop_timeout") or max(0.5, settings.margin / 2))
-        activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"), stop_timeout=stop_timeout)
+        activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"),
+                                  stop_timeout=settings.stop_timeout, call_timeout=settings.margin / 2)
     else:
         raise ConfigError("%s (%s): mode must be static_pod or host, got %r" % (where, name, mode))
     return Component(name, key, activator)
@@ -137,6 +144,38 @@ def sd_notify(message):
         pass
 
 
+class WatchdogPinger:
+    """Pings systemd's watchdog from its own thread while the elector's main loop is alive.
+
+    The main loop may wait on etcd for up to a timeout per request; pinging from here keeps the
+    watchdog short (a fence for a frozen process) without killing a podmaster that merely waits.
+    """
+
+    def __init__(self, elector, interval, hang_limit, notify=None):
+        self.elector = elector
+        self.interval = interval
+        self.hang_limit = hang_limit
+        self.notify = notify or sd_notify
+        self._stop = threading.Event()
+        self._thread = None
+
+    def alive(self):
+        last = self.elector.last_step
+        return last is None or self.elector.clock() - last < self.hang_limit
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            if self.alive():
+                self.notify("WATCHDOG=1")
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, name="podmaster-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+
 class StatusWriter:
     """Writes the elector's status when it changed, and at least every ``interval`` seconds."""
 
@@ -153,7 +192,6 @@ class StatusWriter:
         if not self._ready:
             sd_notify("READY=1")  # after the first step: leftovers of an earlier run are deactivated by now
             self._ready = True
-        sd_notify("WATCHDOG=1")
         if not self.path:
             return
         now = time.monotonic()
@@ -203,10 +241,19 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     writer = StatusWriter(elector, status_file, settings.renew_interval)
+    pinger = None
+    if os.environ.get("WATCHDOG_USEC"):
+        interval = min(settings.watchdog or 1e9, int(os.environ["WATCHDOG_USEC"]) / 1e6) / 4.0
+        pinger = WatchdogPinger(elector, interval, hang_limit=settings.ttl)
+        pinger.start()
     elector.run(after_step=writer)
     sd_notify("STOPPING=1")
-    logging.getLogger("podmaster").info("stopped (%s)", elector.stop_reason or "shutdown")
-    return 0
+    if pinger is not None:
+        pinger.stop()
+    logging.getLogger("podmaster").log(logging.ERROR if elector.exit_code else logging.INFO, "stopped (%s)%s",
+                                       elector.stop_reason or "shutdown",
+                                       ": a component could not be stopped" if elector.exit_code else "")
+    return elector.exit_code
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ One process holds one etcd v3 lease and any number of keys (one per component):
 * Errors: exponential back-off from ``poll_interval`` up to ``max_backoff``, never a tight loop.
 * Stop: deactivate everything, then revoke the lease so its keys vanish and a peer takes over at once.
 
-Everything that changes state happens under one lock and is logged with the key, holder and reason.
+Every state change happens under one lock and is logged with the key, holder and reason. No
+subprocess runs under that lock: activations and stops run outside it, one at a time per component
+(its ``op_lock``), stops of several components in parallel, and each activation re-checks the
+deadline right before and right after it runs.
 """
 
 from __future__ import annotations
@@ -45,39 +48,71 @@ def boottime():
     return time.monotonic()
 
 
-class Settings:
-    """Timing of the lock. Defaults: TTL 6 s, renew every 2 s, step down 2 s before the lease could expire.
+class Settings:  # pylint: disable=too-many-instance-attributes
+    """Timing of the lock. Defaults: TTL 4 s, renew every 1 s, step down 2 s before the lease could expire.
 
     Why these: a holder that dies without revoking its lease (power loss, SIGKILL) is replaced when its
     lease expires, between ``ttl - renew_interval`` and ``ttl`` seconds after its last renewal, plus
-    one ``poll_interval``: 4.5-6.5 s here, which keeps the takeover p95 under 8 s. A larger TTL rides
-    out longer etcd outages without a handover but makes that takeover slower (TTL 15: ~10-16 s).
+    one ``poll_interval``: 3-4.25 s here. The components then start and take their own Lease, which
+    keeps the Lease takeover p95 under 8 s. A larger TTL rides out longer etcd outages without a
+    handover but makes that takeover slower.
+
+    The fence: a holder that cannot renew stops its components at its deadline (``margin`` seconds
+    before etcd can expire its lease), each stop bounded by ``stop_timeout`` (then SIGKILL). A holder
+    that is frozen (SIGSTOP, a stalled VM) cannot stop anything itself: systemd's watchdog
+    (``watchdog`` seconds without a ping, then SIGKILL) kills it, and the units bound to it stop
+    within ``stop_timeout``. So ``watchdog + stop_timeout`` must stay below ``margin``: then a frozen
+    holder's components are gone before its lease can expire and a peer can start them.
     """
 
-    FIELDS = ("ttl", "renew_interval", "margin", "poll_interval", "timeout", "max_backoff")
+    FIELDS = ("ttl", "renew_interval", "margin", "poll_interval", "timeout", "max_backoff", "watchdog",
+              "stop_timeout")
 
-    def __init__(self, ttl=6, renew_interval=None, margin=None, poll_interval=0.5, timeout=1.0, max_backoff=None):
+    def __init__(self, ttl=4, renew_interval=None, margin=None, poll_interval=0.25, timeout=0.75, max_backoff=None,
+                 watchdog=0, stop_timeout=None):
         self.ttl = int(ttl)
-        self.renew_interval = float(renew_interval) if renew_interval else self.ttl / 3.0
-        self.margin = float(margin) if margin else self.ttl / 3.0
+        self.renew_interval = float(renew_interval) if renew_interval else self.ttl / 4.0
+        self.margin = float(margin) if margin else self.ttl / 2.0
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)
         self.max_backoff = float(max_backoff) if max_backoff else self.renew_interval
+        self.watchdog = float(watchdog or 0)
+        self.stop_timeout = float(stop_timeout) if stop_timeout else self.margin / 4.0
         self.check()
 
     def check(self):
         """Raise ValueError naming the setting when the values cannot keep the lock safe."""
+        for problem in self.problems():
+            raise ValueError(problem)
+
+    def problems(self):
+        """Every reason these values cannot keep the lock safe (empty when they can)."""
+        out = []
         if self.ttl < 2:
-            raise ValueError("ttl must be at least 2 seconds, got %r" % self.ttl)
-        for name in self.FIELDS[1:]:
+            out.append("ttl must be at least 2 seconds, got %r" % self.ttl)
+        for name in ("renew_interval", "margin", "poll_interval", "timeout", "max_backoff", "stop_timeout"):
             if getattr(self, name) <= 0:
-                raise ValueError("%s must be a positive number of seconds, got %r" % (name, getattr(self, name)))
+                out.append("%s must be a positive number of seconds, got %r" % (name, getattr(self, name)))
+        if self.watchdog < 0:
+            out.append("watchdog must be 0 (none) or a positive number of seconds, got %r" % self.watchdog)
+        if out:
+            return out
         if self.margin >= self.ttl:
-            raise ValueError("margin (%gs) must be smaller than ttl (%ds)" % (self.margin, self.ttl))
+            out.append("margin (%gs) must be smaller than ttl (%ds)" % (self.margin, self.ttl))
         if self.renew_interval + self.timeout >= self.ttl - self.margin:
-            raise ValueError("renew_interval (%gs) + timeout (%gs) must be below ttl - margin (%gs): otherwise a holder "
-                             "steps down before its first renewal can complete; lower them or raise ttl"
-                             % (self.renew_interval, self.timeout, self.ttl - self.margin))
+            out.append("renew_interval (%gs) + timeout (%gs) must be below ttl - margin (%gs): otherwise a holder "
+                       "steps down before its first renewal can complete; lower them or raise ttl"
+                       % (self.renew_interval, self.timeout, self.ttl - self.margin))
+        if 2 * self.stop_timeout >= self.margin:
+            out.append("stop_timeout (%gs) must be below half the margin (%gs): a holder that steps down at its "
+                       "deadline stops its components (stop_timeout, then SIGKILL and a check, as long again) before "
+                       "its lease can expire; lower stop_timeout or raise margin" % (self.stop_timeout, self.margin))
+        if self.watchdog and self.watchdog + self.stop_timeout >= self.margin:
+            out.append("watchdog (%gs) + stop_timeout (%gs) must be below margin (%gs): a frozen holder is killed by "
+                       "systemd's watchdog and its components stop after that, all before its lease can expire on "
+                       "etcd; lower watchdog or stop_timeout, or raise margin (and ttl)"
+                       % (self.watchdog, self.stop_timeout, self.margin))
+        return out
 
     def as_dict(self):
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -104,13 +139,15 @@ class Component:  # pylint: disable=too-many-instance-attributes
         self.cooldown_until = 0.0
         self.release = False       # activation failed: give the key back so a peer can run it
         self.must_deactivate = False  # a deactivation failed: retry it every tick
+        self.stop_failed = ""         # why the last stop failed ("" when it did not)
+        self.op_lock = threading.RLock()  # one activator call at a time (main thread and guard)
         self.next_reconcile = 0.0     # when a standby next checks that nothing runs here
 
     def status(self):
         return {"key": self.key, "mode": self.activator.mode, "target": self.activator.describe(),
                 "held": self.held, "active": self.active, "holder": self.holder,
                 "holder_lease": "%x" % self.holder_lease if self.holder_lease else "",
-                "since": self.since, "reason": self.reason}
+                "since": self.since, "reason": self.reason, "stop_failed": self.stop_failed}
 
 
 class _Stopping(Exception):
@@ -142,7 +179,11 @@ class Elector:  # pylint: disable=too-many-instance-attributes
         self.stopping = False
         self.stop_reason = ""
         self.generation = 0        # bumped on every state change, for the status writer
+        self.last_step = None      # clock() when the main loop last began a step
+        self.exit_code = 0         # 1 when a component could not be stopped at shutdown
         self._lock = threading.RLock()
+        self._drops = 0            # step-downs whose stops are still running: no etcd request until done
+        self._drops_done = threading.Condition(self._lock)
         self._main_wake = threading.Event()
         self._guard_wake = threading.Event()
         self._guard = None
@@ -164,52 +205,98 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                  self.lease_id, reason)
 
     def _deactivate(self, comp, reason):
-        """Under the lock: stop ``comp`` here and forget that we hold it."""
-        comp.held = False
-        try:
-            change = comp.activator.deactivate()
-        except ActivationError as exc:
-            comp.must_deactivate = True
-            LOG.error("%s: cannot deactivate (key %s): %s; retrying every %gs", comp.name, comp.key, exc,
-                      self.settings.poll_interval)
-            change = None
-        else:
-            comp.must_deactivate = False
-        if comp.active or change:
-            self._set_active(comp, False, reason + ("; " + change if change else ""))
-        else:
-            comp.reason = reason
+        """Not under the lock: stop ``comp`` here and forget that we hold it. True when it is stopped."""
+        with self._lock:
+            comp.held = False
+        with comp.op_lock:
+            try:
+                change, error = comp.activator.deactivate(), ""
+            except ActivationError as exc:
+                change, error = None, str(exc)
+        with self._lock:
+            if error:
+                comp.must_deactivate = True
+                if comp.stop_failed != error:
+                    comp.stop_failed = error
+                    comp.reason = "%s; stop failed: %s" % (reason, error)
+                    self._changed()
+                LOG.error("%s: cannot stop it here (key %s): %s; retrying every %gs", comp.name, comp.key, error,
+                          self.settings.poll_interval)
+                return False
+            failed_before, comp.stop_failed, comp.must_deactivate = comp.stop_failed, "", False
+            if comp.active or change or failed_before:
+                self._set_active(comp, False, reason + ("; " + change if change else ""))
+            else:
+                comp.reason = reason
+            return True
+
+    def _deactivate_all(self, comps, reason):
+        """Stop ``comps`` in parallel (not under the lock). True when every one is stopped."""
+        comps = list(comps)
+        if len(comps) <= 1:
+            return all(self._deactivate(comp, reason) for comp in comps)
+        results = {}
+
+        def stop(comp):
+            results[comp.name] = self._deactivate(comp, reason)
+        threads = [threading.Thread(target=stop, args=(comp,), name="podmaster-stop-" + comp.name, daemon=True)
+                   for comp in comps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return all(results.get(comp.name) for comp in comps)
+
+    def _to_stop(self):
+        """Under the lock: the components that run here or may."""
+        return [comp for comp in self.components if comp.held or comp.active or comp.must_deactivate]
 
     def _drop_lease(self, reason):
-        """Under the lock: step down everywhere and stop using the current lease."""
+        """Under the lock: stop using the current lease; returns the components the caller must stop."""
+        comps = self._to_stop()
         for comp in self.components:
-            if comp.held or comp.active:
-                self._deactivate(comp, reason)
+            comp.held = False
         if self.lease_id:
             LOG.warning("lease %x given up: %s", self.lease_id, reason)
             self.stale_leases.append(self.lease_id)
         self.lease_id = 0
         self.deadline = None
+        self._drops += 1
         self._changed()
+        return comps
+
+    def _stop_dropped(self, comps, reason):
+        """Not under the lock: stop what a step-down left running, then let etcd requests go again."""
+        try:
+            self._deactivate_all(comps, reason)
+        finally:
+            with self._lock:
+                self._drops -= 1
+                self._drops_done.notify_all()
 
     def enforce_deadline(self):
-        """Step down if the deadline passed (any thread; takes the lock). Returns True if it did."""
+        """Step down if the deadline passed (any thread). Returns True if it did."""
         with self._lock:
-            if self.lease_id and self.deadline is not None:
-                late = self.clock() - self.deadline
-                if late >= 0:
-                    self._drop_lease("no successful renewal for %.1fs (deadline = last renewal + TTL %ds - margin %gs "
-                                     "passed %.1fs ago): stepping down before the lease can expire on etcd"
-                                     % (self.lease_ttl - self.settings.margin + late, self.lease_ttl,
-                                        self.settings.margin, late))
-                    return True
-        return False
+            if not (self.lease_id and self.deadline is not None):
+                return False
+            late = self.clock() - self.deadline
+            if late < 0:
+                return False
+            reason = ("no successful renewal for %.1fs (deadline = last renewal + TTL %ds - margin %gs passed %.1fs "
+                      "ago): stepping down before the lease can expire on etcd"
+                      % (self.lease_ttl - self.settings.margin + late, self.lease_ttl, self.settings.margin, late))
+            comps = self._drop_lease(reason)
+        self._stop_dropped(comps, reason)
+        return True
 
     # ------------------------------------------------------------------------------- etcd calls
     def _call(self, func, *args, **kwargs):
         """Every etcd request goes through here: deadline and stop are checked before sending."""
         if self.enforce_deadline():
             raise _SteppedDown()
+        with self._lock:
+            while self._drops and not self.stopping:  # a step-down's stops come before any request
+                self._drops_done.wait(0.05)
         if self.stopping:
             raise _Stopping()
         LOG.debug("etcd request: %s %s", func.__name__, " ".join(str(a) for a in args))
@@ -232,19 +319,23 @@ class Elector:  # pylint: disable=too-many-instance-attributes
         lease_id = self.lease_id
         sent = self.clock()
         ttl = self._call(self.client.lease_keepalive, lease_id)
+        reason = "lease %x no longer exists on etcd (keep-alive found none)" % lease_id
         with self._lock:
             if self.lease_id != lease_id:
                 return  # given up while the request was out: a late answer changes nothing
             if ttl <= 0:
-                self._drop_lease("lease %x no longer exists on etcd (keep-alive found none)" % lease_id)
+                comps = self._drop_lease(reason)
                 self.stale_leases.remove(lease_id)
-                return
-            self.lease_ttl = ttl
-            self.deadline = max(self.deadline, sent + ttl - self.settings.margin)
-            self.next_renew = sent + self.settings.renew_interval
-            for comp in self.components:
-                if comp.held:
-                    comp.next_check = 0.0  # re-read our keys after each renewal
+            else:
+                comps = None
+                self.lease_ttl = ttl
+                self.deadline = max(self.deadline, sent + ttl - self.settings.margin)
+                self.next_renew = sent + self.settings.renew_interval
+                for comp in self.components:
+                    if comp.held:
+                        comp.next_check = 0.0  # re-read our keys after each renewal
+        if comps is not None:
+            self._stop_dropped(comps, reason)
 
     def _check(self, comp):
         """Read the key; create it bound to our lease if it is absent; update who holds it."""
@@ -256,6 +347,7 @@ class Elector:  # pylint: disable=too-many-instance-attributes
         if kv is None:
             _ok, kv = self._call(self.client.put_if, comp.key, self.identity, create_only=True, lease=lease_id)
             how = "created the key bound to our lease"
+        lost = None
         with self._lock:
             if self.lease_id != lease_id:
                 return
@@ -273,9 +365,12 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 comp.next_check = now + self.settings.renew_interval
             else:
                 if comp.held or comp.active:
-                    self._deactivate(comp, "key %s is now %s" % (
-                        comp.key, "held by %s (lease %x)" % (kv.value, kv.lease) if kv is not None else "gone"))
+                    comp.held = False
+                    lost = "key %s is now %s" % (
+                        comp.key, "held by %s (lease %x)" % (kv.value, kv.lease) if kv is not None else "gone")
                 comp.next_check = now + self.settings.poll_interval
+        if lost:
+            self._deactivate(comp, lost)
 
     def _release(self, comp):
         """Give back a key we hold but cannot serve (its activation failed)."""
@@ -293,53 +388,86 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 LOG.info("revoked given-up lease %x: its keys are free now", lease_id)
 
     # ------------------------------------------------------------------------------- activation
+    def _lease_valid(self, comp, lease_id=None):
+        """Under the lock: may ``comp`` run here now (held under a lease whose deadline is ahead)?"""
+        return (comp.held and bool(self.lease_id) and (lease_id is None or self.lease_id == lease_id)
+                and self.deadline is not None and self.clock() < self.deadline and not self.stopping)
+
     def _sync_activation(self):
-        """Under the lock: activate (or refresh) what we hold while the deadline is ahead."""
+        """Activate (or refresh) what we hold while the deadline is ahead; stop what we do not hold."""
+        for comp in self.components:
+            with self._lock:
+                retry_stop = comp.must_deactivate and not comp.held
+                wanted = self._lease_valid(comp)
+            if retry_stop:
+                self._deactivate(comp, comp.reason)
+            if not wanted:
+                self._reconcile_standby(comp)
+                continue
+            self._activate(comp)
+
+    def _activate(self, comp):
+        """Not under the lock: activate ``comp``, with the deadline checked right before and right after."""
+        with comp.op_lock:
+            with self._lock:
+                lease_id = self.lease_id
+                if not self._lease_valid(comp, lease_id):
+                    return
+            error = ""
+            try:
+                change = comp.activator.activate()
+            except ActivationError as exc:
+                change, error = None, str(exc)
+        if error:
+            LOG.error("%s: cannot activate %s: %s; giving the key back to a peer", comp.name,
+                      comp.activator.describe(), error)
+            with self._lock:
+                comp.release = True
+                comp.cooldown_until = self.clock() + self.settings.ttl
+            self._deactivate(comp, "activation failed: %s" % error)
+            return
+        with self._lock:
+            still = self._lease_valid(comp, lease_id)
+            now = self.clock()
+            if still and not comp.active:
+                self._set_active(comp, True, "holding key %s with lease %x valid for %.1fs more%s"
+                                 % (comp.key, self.lease_id, self.deadline - now, "; " + change if change else ""))
+            elif still and change:
+                comp.reason = change
+                self._changed()
+                LOG.info("%s: %s (key %s, holder %s)", comp.name, change, comp.key, self.identity)
+            elif not still:
+                comp.active = comp.active or bool(change)
+        if not still:
+            self._deactivate(comp, "the lease or its deadline was lost while activating (%s): stopping it again"
+                             % (change or "no change"))
+
+    def _reconcile_standby(self, comp):
+        """A component we do not hold must not run here, whoever started it."""
         with self._lock:
             now = self.clock()
-            valid = bool(self.lease_id) and self.deadline is not None and now < self.deadline and not self.stopping
-            for comp in self.components:
-                if comp.must_deactivate and not comp.held:
-                    self._deactivate(comp, comp.reason)
-                if not (comp.held and valid):
-                    self._reconcile_standby(comp, now)
-                    continue
-                try:
-                    change = comp.activator.activate()
-                except ActivationError as exc:
-                    LOG.error("%s: cannot activate %s: %s; giving the key back to a peer", comp.name,
-                              comp.activator.describe(), exc)
-                    comp.release = True
-                    comp.cooldown_until = now + self.settings.ttl
-                    self._deactivate(comp, "activation failed: %s" % exc)
-                    continue
-                if not comp.active:
-                    self._set_active(comp, True, "holding key %s with lease %x valid for %.1fs more%s"
-                                     % (comp.key, self.lease_id, self.deadline - now, "; " + change if change else ""))
-                elif change:
-                    comp.reason = change
-                    self._changed()
-                    LOG.info("%s: %s (key %s, holder %s)", comp.name, change, comp.key, self.identity)
-
-    def _reconcile_standby(self, comp, now):
-        """Under the lock: a component we do not hold must not run here, whoever started it."""
-        if now < comp.next_reconcile:
-            return
-        comp.next_reconcile = now + self.settings.renew_interval
-        try:
-            running = comp.activator.is_active()
-        except ActivationError as exc:
-            LOG.warning("%s: cannot tell whether it runs here: %s", comp.name, exc)
-            return
+            if now < comp.next_reconcile:
+                return
+            comp.next_reconcile = now + self.settings.renew_interval
+        with comp.op_lock:
+            try:
+                running = comp.activator.is_active()
+            except ActivationError as exc:
+                LOG.warning("%s: cannot tell whether it runs here: %s", comp.name, exc)
+                return
         if running:
             LOG.warning("%s: found running here without holding key %s (started outside podmaster?): stopping it",
                         comp.name, comp.key)
-            comp.active = True  # so the transition below is logged as one
+            with self._lock:
+                if comp.held:
+                    return  # acquired meanwhile: it may run
+                comp.active = True  # so the transition below is logged as one
             self._deactivate(comp, "running here without holding key %s" % comp.key)
 
     # -------------------------------------------------------------------------------- main loop
     def step(self):
         """One round: lease, keys, activation. Never raises for etcd or activation errors."""
+        self.last_step = self.clock()
         self.enforce_deadline()
         now = self.clock()
         if not self.stopping and now >= self.next_attempt:
@@ -392,25 +520,23 @@ class Elector:  # pylint: disable=too-many-instance-attributes
             with self._lock:
                 if self._finished:
                     return
-                if self.stopping:
-                    for comp in self.components:
-                        if comp.held or comp.active:
-                            self._deactivate(comp, "stopping (%s)" % self.stop_reason)
-                else:
-                    self.enforce_deadline()
+                stopping = self.stopping
+                comps = self._to_stop() if stopping else []
+            if stopping:
+                self._deactivate_all(comps, "stopping (%s)" % self.stop_reason)
+                self._main_wake.set()
+            else:
+                self.enforce_deadline()
+            with self._lock:
                 wait = self.settings.poll_interval
                 if self.deadline is not None:
                     wait = min(wait, self.deadline - self.clock())
-            if self.stopping:
-                self._main_wake.set()
             self._guard_wake.wait(max(0.005, wait))
             self._guard_wake.clear()
 
     def start(self):
         """Deactivate whatever a previous run left active, then start the guard thread."""
-        with self._lock:
-            for comp in self.components:
-                self._deactivate(comp, "starting: no lease held yet")
+        self._deactivate_all(self.components, "starting: no lease held yet")
         self._guard = threading.Thread(target=self._guard_loop, name="podmaster-guard", daemon=True)
         self._guard.start()
 
@@ -438,16 +564,27 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 after_step()
 
     def shutdown(self):
-        """Deactivate everything, then revoke our lease so peers take over at once."""
+        """Stop everything here, then revoke our lease so peers take over at once.
+
+        If a component cannot be stopped, the lease is not revoked (a peer would start its copy while
+        ours still runs): it expires at its TTL, and :attr:`exit_code` becomes 1.
+        """
         self.stopping = True
+        reason = "stopping (%s)" % (self.stop_reason or "shutdown")
         with self._lock:
-            for comp in self.components:
-                if comp.held or comp.active or comp.must_deactivate:
-                    self._deactivate(comp, "stopping (%s)" % (self.stop_reason or "shutdown"))
+            comps = self._to_stop()
+        stopped = self._deactivate_all(comps, reason)
+        with self._lock:
             lease_id, self.lease_id, self.deadline = self.lease_id, 0, None
             self._finished = True
             self._changed()
         self._guard_wake.set()
+        if not stopped:
+            self.exit_code = 1
+            LOG.error("not revoking lease %x: %s could not be stopped here (%s); peers take over when it expires",
+                      lease_id, ", ".join(c.name for c in comps if c.stop_failed),
+                      "; ".join(c.stop_failed for c in comps if c.stop_failed))
+            return
         for stale in [lease_id] + self.stale_leases:
             if not stale:
                 continue
@@ -471,6 +608,7 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 "etcd_errors": self.errors,
                 "last_error": self.last_error,
                 "stopping": self.stopping,
+                "stop_failed": sorted(comp.name for comp in self.components if comp.stop_failed),
                 "settings": self.settings.as_dict(),
                 "components": {comp.name: comp.status() for comp in self.components},
             }

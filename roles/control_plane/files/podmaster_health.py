@@ -70,6 +70,9 @@ def problems(status_file, ports, status=None, now=None):
     if not components:
         out.append("status file %s lists no components" % status_file)
     for name, comp in sorted(components.items()):
+        if comp.get("stop_failed"):
+            out.append("%s: could not be stopped here (%s); podmaster keeps trying, and will not hand over its lease "
+                       "while it runs" % (name, comp["stop_failed"]))
         if not comp.get("holder"):
             out.append("%s: holder not known yet (%s)" % (name, _reason(comp)))
         elif comp.get("holder") == status.get("identity") and not comp.get("held"):

@@ -1,12 +1,17 @@
 """Build podmaster.pyz: the podmaster daemon and the collection's etcd client as one Python zip application.
 
-    python3 podmaster_zipapp.py <collection>/plugins/module_utils OUTPUT.pyz
+    python3 podmaster_zipapp.py <collection>/plugins/module_utils [OUTPUT.pyz]
 
 Runs on the controller (the control_plane role calls it once per run, then sends the one file to each
 master whose copy differs). The archive holds ``kubeha_podmaster/{_podmaster,_etcd}/*.py`` (so the
 daemon's relative import of ``.._etcd`` works as in the collection) and a ``__main__.py``; the target
 runs it with ``python3 podmaster.pyz --config FILE``. Same inputs give byte-identical output (sorted
 entries, fixed timestamps), so a re-run sends nothing. Prints ``built|unchanged OUTPUT SHA256``.
+
+Without OUTPUT (what the role does) it builds into a new private directory (``mkdtemp``, 0700) and
+prints ``built DIR/podmaster.pyz SHA256``: nothing at a predictable path that another local user
+could plant or swap, and nothing reused. The role ships the file only if it still has that sha256,
+then removes the directory.
 
 ``python3 podmaster.pyz --check --config-json TEXT`` checks a configuration given as text: the role
 validates the code and the configuration it is about to install together, before writing either.
@@ -107,11 +112,15 @@ def sha256(path):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: podmaster_zipapp.py <collection>/plugins/module_utils OUTPUT.pyz\n")
+    if len(argv) not in (1, 2):
+        sys.stderr.write("usage: podmaster_zipapp.py <collection>/plugins/module_utils [OUTPUT.pyz]\n")
         return 2
-    changed = build(argv[0], argv[1])
-    sys.stdout.write("%s %s %s\n" % ("built" if changed else "unchanged", argv[1], sha256(argv[1])))
+    if len(argv) == 1:
+        output = os.path.join(tempfile.mkdtemp(prefix="kubeha-podmaster-"), "podmaster.pyz")
+    else:
+        output = argv[1]
+    changed = build(argv[0], output)
+    sys.stdout.write("%s %s %s\n" % ("built" if changed else "unchanged", output, sha256(output)))
     return 0
 
 

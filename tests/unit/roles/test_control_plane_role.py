@@ -52,7 +52,13 @@ CASES = ([dict(id='daemon-' + name, role='control_plane', template=DAEMON_ARGS, 
          + [dict(id='unit-builtin-' + c, role='control_plane', template='component.service.j2',
                  vars=dict(BASE, _control_plane_component=c, control_plane_election='builtin')) for c in COMPONENTS]
          + [dict(id='dropin-kube-scheduler', role='control_plane', template='component-podmaster.conf.j2',
-                 vars=dict(BASE, _control_plane_component='kube-scheduler'))])
+                 vars=dict(BASE, _control_plane_component='kube-scheduler'))]
+         + [dict(id='problems-' + name, role='control_plane', template='problems.json.j2', vars=dict(BASE, **extra))
+            for name, extra in (('defaults', {}),
+                                ('static-no-leader-elect', {'control_plane_mode': 'static_pod', 'control_plane_podmaster_leader_elect': False}),
+                                ('slow-watchdog', {'control_plane_podmaster_watchdog': 1.8}),
+                                ('long-lease', {'control_plane_leader_elect_lease_duration': 4,
+                                                'control_plane_leader_elect_renew_deadline': 3}))])
 
 
 @pytest.fixture(scope='module', name='rendered')
@@ -65,7 +71,9 @@ def rendered_fixture(tmp_path_factory):
     check_template = workdir / CHECK_TEMPLATE
     check_template.write_text("{{ {'report': _control_plane_elected_report, 'agreed': _control_plane_agreed | bool,"
                               " 'message': _control_plane_disagreement} | to_json }}\n")
-    templates = {DAEMON_ARGS: str(args_template), CHECK_TEMPLATE: str(check_template)}
+    problems_template = workdir / 'problems.json.j2'
+    problems_template.write_text("{{ _control_plane_problems | to_json }}\n")
+    templates = {DAEMON_ARGS: str(args_template), CHECK_TEMPLATE: str(check_template), 'problems.json.j2': str(problems_template)}
     cases = [dict(c, template=templates.get(c['template'], c['template'])) for c in CASES]
     return render(cases, workdir)
 
@@ -135,7 +143,7 @@ def test_podmaster_is_checked_with_the_code_that_will_run(rendered):
     """The new pyz checks the new configuration inline; podmaster.json is checked by the installed pyz when it is the new one."""
     files, _units = daemon_args(rendered, 'podmaster-host')
     config = json.loads(files['/etc/kubeha/podmaster.json']['content'])
-    assert config['endpoints'] == ETCD and config['ttl'] == 6 and [c['unit'] for c in config['components']] == [
+    assert config['endpoints'] == ETCD and config['ttl'] == 4 and config['watchdog'] == 1.0 and [c['unit'] for c in config['components']] == [
         c + '.service' for c in COMPONENTS]
     pyz = shlex.split(files['/usr/local/lib/kubeha/podmaster.pyz']['validate'])
     assert pyz[:4] == ['/usr/bin/python3', '%s', '--check', '--config-json'] and json.loads(pyz[4]) == config
@@ -234,6 +242,8 @@ def test_podmaster_health(tmp_path):
         assert 'not held here' in ' '.join(write({'kube-scheduler': dict(standby, active=True)}))
         assert 'under another lease' in ' '.join(write({'kube-scheduler': dict(standby, holder='m1')}))
         assert 'stopping' in ' '.join(write({'kube-scheduler': standby}, stopping=True))
+        failed = write({'kube-scheduler': dict(standby, stop_failed='systemctl stop kube-scheduler.service failed (exit 1)')})
+        assert failed[0].startswith('kube-scheduler: could not be stopped here (systemctl stop kube-scheduler.service failed (exit 1))')
         stale = write({'kube-scheduler': standby}, updated=1000.0, settings={'ttl': 6})
         assert 'more than the lease TTL' in ' '.join(stale)
     status.unlink()
@@ -388,3 +398,32 @@ def test_static_pod_modes_in_check_mode_report_and_write_nothing(tmp_path):
     assert answer['files'][where['control_plane_secrets_dir'] + '/kube-scheduler.yaml'] == 'created'
     for name in ('srv', 'manifests', 'lib', 'etc'):
         assert not (tmp_path / name).exists()
+
+
+def test_inventory_checks_refuse_unsafe_election_settings_naming_the_variables(rendered):
+    """What the role's first task refuses, before any host changes."""
+    assert json.loads(rendered['problems-defaults']) == []
+    (static,) = json.loads(rendered['problems-static-no-leader-elect'])
+    assert static.startswith('control_plane_mode is static_pod with control_plane_podmaster_leader_elect false')
+    assert 'Keep control_plane_podmaster_leader_elect true in static_pod mode.' in static
+    (watchdog,) = json.loads(rendered['problems-slow-watchdog'])
+    assert 'control_plane_podmaster_*' in watchdog and 'watchdog (1.8s) + stop_timeout (0.5s) must be below margin (2s)' in watchdog
+    (lease,) = json.loads(rendered['problems-long-lease'])
+    assert lease.startswith("control_plane_leader_elect_lease_duration is 4 s, not less than podmaster's TTL (4 s)")
+
+
+def test_podmaster_zipapp_builds_into_a_new_private_directory(capsys):
+    """No predictable path on the controller that another local user could plant or swap (issue: /tmp/kubeha-podmaster-<digest>.pyz)."""
+    module_utils = os.path.join(ROOT, 'plugins', 'module_utils')
+    outputs = []
+    for _run in range(2):
+        assert podmaster_zipapp.main([module_utils]) == 0
+        word, path, digest = capsys.readouterr().out.split()
+        outputs.append(path)
+        assert word == 'built' and os.path.basename(path) == 'podmaster.pyz'
+        assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+        assert podmaster_zipapp.sha256(path) == digest
+    assert outputs[0] != outputs[1], 'a new directory each run: nothing is reused'
+    for path in outputs:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))

@@ -28,7 +28,7 @@ PLAY = """
           - {path: "{{ root }}/etc", state: directory, mode: "0750"}
           - {path: "{{ root }}/etc/demo.conf", template: demo.conf.j2, mode: "0600", restarts: [demo]}
           - {path: "{{ root }}/bin/demo", src: demo-binary, mode: "0755", restarts: [demo]}
-          - {path: "{{ root }}/bin/helper", src: helper.sh, mode: "0755"}
+          - {path: "{{ root }}/bin/helper", src: helper.sh, src_sha256: "{{ helper_sha256 | default(omit) }}", mode: "0755"}
         units:
           - {name: demo, enabled: true, health: {command: [test, -e, "{{ root }}/etc/demo.conf"]}}
         state_dir: "{{ root }}/state"
@@ -56,12 +56,15 @@ def play(tmp_path):
     root = tmp_path / "host"
     result = tmp_path / "result.json"
 
-    def run(*extra, greeting="world"):
+    def run(*extra, greeting="world", fails=False):
         env = dict(os.environ, PATH=fake.path_env(), ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
         argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
                 "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "root=%s" % root, "-e", "result=%s" % result, "-e", "greeting=%s" % greeting,
                 str(base / "site.yml")] + list(extra)
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, check=False)
+        if fails:
+            assert proc.returncode != 0, proc.stdout[-3000:]
+            return None, proc.stdout
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         with open(result) as handle:
             return json.load(handle), proc.stdout
@@ -121,3 +124,14 @@ def test_later_calls_win_and_another_runs_fact_is_dropped():
                           state_dirs=["/s", "/t"], run="r1")
     assert merge_managed(merged, two, run="r2") == dict(files={"/b": {"mode": "0644"}}, units={}, state_dirs=["/s", "/t"], run="r2")
     assert "run" not in merge_managed(None, one)
+
+
+def test_a_controller_file_that_changed_since_its_build_is_not_sent(play):
+    run, root, _fake, base = play
+    built = hashlib.sha256((base / "files" / "helper.sh").read_bytes()).hexdigest()
+    first, _out = run("-e", "helper_sha256=" + built)
+    assert first["files"][str(root / "bin/helper")] == "created"
+    (base / "files" / "helper.sh").write_text("#!/bin/sh\necho planted\n")   # swapped after the build
+    _result, out = run("-e", "helper_sha256=" + built, fails=True)
+    assert "helper.sh has sha256" in out and "not the %s it was built with" % built in out and "nothing was sent" in out
+    assert (root / "bin/helper").read_text() == "#!/bin/sh\necho helper\n"

@@ -53,3 +53,22 @@ def test_a_failure_reports_what_was_done(tmp_path, systemd):
 def test_choices_are_checked_by_the_argument_spec(tmp_path, systemd):
     result = run_module("daemon", args(tmp_path, restart="later"))
     assert result["failed"] is True and "restart" in result["msg"] and "now, pending" in result["msg"]
+
+
+def test_file_content_never_reaches_the_hosts_journal(tmp_path, systemd, monkeypatch):
+    """AnsibleModule logs "Invoked with <arguments>" on the host unless told not to; a file may hold a key."""
+    import json as _json  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
+    from ansible_collections.kubeha.cluster.plugins.modules import daemon  # pylint: disable=import-outside-toplevel
+
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    secret = args(tmp_path, content="token=hunter2-not-for-logs\n")
+    secret["files"][0]["secret"] = True
+    with patch_module_args(dict(secret, _ansible_check_mode=True)):
+        with pytest.raises(SystemExit):
+            daemon.main()
+    assert not [m for m in logged if "hunter2" in m], logged
+    result = run_module("daemon", secret, check_mode=True, diff=True)
+    assert result["changed"] is True and "hunter2" not in _json.dumps(result)

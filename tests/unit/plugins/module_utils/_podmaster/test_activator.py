@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -122,3 +123,44 @@ def test_host_activator_failure_names_the_unit(tmp_path):
     act = HostActivator("kube-x.service", systemctl=str(script))
     with pytest.raises(ActivationError, match=r"systemctl start kube-x.service failed \(exit 5\): Unit kube-x.service not found"):
         act.activate()
+
+
+def _fake_systemctl(tmp_path, body):
+    script = tmp_path / "systemctl"
+    script.write_text("#!/bin/sh\necho \"$*\" >> %s\n%s\n" % (tmp_path / "calls", body))
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_host_activator_bounds_every_systemctl_call(tmp_path):
+    # systemd busy (a daemon-reload in the way): is-active does not answer
+    path = _fake_systemctl(tmp_path, "sleep 5")
+    act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
+    began = time.monotonic()
+    with pytest.raises(ActivationError, match=r"systemctl is-active kube-scheduler.service did not answer within 0.4s"):
+        act.activate()
+    assert time.monotonic() - began < 2
+
+
+def test_host_activator_stop_that_hangs_is_killed_and_checked(tmp_path):
+    state = tmp_path / "state"
+    state.write_text("active")
+    path = _fake_systemctl(tmp_path, """case "$1" in
+  is-active) cat %(s)s ;;
+  stop) sleep 5 ;;
+  kill) echo failed > %(s)s ;;
+esac""" % {"s": state})
+    act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
+    assert act.deactivate() == "killed kube-scheduler.service (stop took longer than 0.3s; now failed)"
+    assert "kill --signal=SIGKILL kube-scheduler.service" in (tmp_path / "calls").read_text()
+
+
+def test_host_activator_kill_that_does_not_take_is_an_error(tmp_path):
+    # a process in D state: SIGKILL is sent, the unit stays up; that must never count as stopped
+    path = _fake_systemctl(tmp_path, """case "$1" in
+  is-active) echo deactivating ;;
+  stop) sleep 5 ;;
+esac""")
+    act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
+    with pytest.raises(ActivationError, match=r"kube-scheduler.service is still deactivating 0.3s after SIGKILL"):
+        act.deactivate()

@@ -27,9 +27,9 @@ def test_defaults(tmp_path):
     client, identity, comps, settings, status = load_config(write(tmp_path))
     assert identity == os.uname().nodename
     assert [c.key for c in comps] == ["/kubeha/podmaster/kube-scheduler"]
-    assert settings.as_dict() == {"ttl": 6, "renew_interval": 2.0, "margin": 2.0, "poll_interval": 0.5, "timeout": 1.0,
-                                  "max_backoff": 2.0}
-    assert client.timeout == 1.0
+    assert settings.as_dict() == {"ttl": 4, "renew_interval": 1.0, "margin": 2.0, "poll_interval": 0.25, "timeout": 0.75,
+                                  "max_backoff": 1.0, "watchdog": 0.0, "stop_timeout": 0.5}
+    assert client.timeout == 0.75
     assert status == "/run/kubeha/podmaster.json"
 
 
@@ -42,7 +42,10 @@ def test_defaults(tmp_path):
     ({"components": [{"name": "a", "key": "/k", "mode": "host", "unit": "a"},
                      {"name": "b", "key": "/k", "mode": "host", "unit": "b"}]}, "two components share a key"),
     ({"ttl": 1}, "ttl must be at least 2"),
-    ({"ttl": 6, "renew_interval": 3.5}, r"renew_interval \(3.5s\) \+ timeout \(1s\) must be below ttl - margin"),
+    ({"ttl": 6, "renew_interval": 3.5}, r"renew_interval \(3.5s\) \+ timeout \(0.75s\) must be below ttl - margin"),
+    ({"watchdog": 1.5}, r"watchdog \(1.5s\) \+ stop_timeout \(0.5s\) must be below margin \(2s\)"),
+    ({"stop_timeout": 1}, r"stop_timeout \(1s\) must be below half the margin \(2s\)"),
+    ({"watchdog": -1}, "watchdog must be 0 .none. or a positive number"),
     ({"endpoints": []}, "no etcd endpoints"),
     ({"endpoints": ["127.0.0.1:2379"]}, "not an http:// or https:// URL"),
     ({"endpoints": ["https://127.0.0.1:2379"], "ca_cert": "/nonexistent/ca.crt"}, "cannot load ca_cert /nonexistent/ca.crt"),
@@ -53,8 +56,8 @@ def test_bad_config_is_refused_naming_the_setting(tmp_path, conf, message):
 
 
 def test_settings_derive_from_ttl():
-    s = Settings(ttl=15)
-    assert (s.renew_interval, s.margin, s.max_backoff) == (5.0, 5.0, 5.0)
+    s = Settings(ttl=16)
+    assert (s.renew_interval, s.margin, s.max_backoff, s.stop_timeout) == (4.0, 8.0, 4.0, 2.0)
 
 
 def test_entry_point_checks_and_exits_2_on_bad_config(tmp_path, podmaster_lib):

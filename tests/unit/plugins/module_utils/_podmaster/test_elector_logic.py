@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdError, KeyValue
+from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.activator import ActivationError
 from ansible_collections.kubeha.cluster.plugins.module_utils._podmaster.elector import Component, Elector, Settings
 
 KEY = "/kubeha/podmaster/kube-scheduler"
@@ -105,7 +108,9 @@ def world():
     clock = Clock()
     etcd = FakeEtcd(events, clock)
     act = Recorder(events)
-    elector = Elector(etcd, "m1", [Component("kube-scheduler", KEY, act)], Settings(), clock=clock)
+    # TTL 6, renew 2, margin 2: the arithmetic of the tests below
+    settings = Settings(ttl=6, renew_interval=2, margin=2, poll_interval=0.5, timeout=1)
+    elector = Elector(etcd, "m1", [Component("kube-scheduler", KEY, act)], settings, clock=clock)
     return elector, etcd, act, clock, events
 
 
@@ -206,3 +211,117 @@ def test_standby_stops_what_runs_without_the_key(world):
     elector.step()
     assert not act.on and events[-1] == "deactivate"
     assert "without holding key" in elector.components[0].reason
+
+
+class Probe(Recorder):
+    """Recorder that runs ``hook`` inside activate/deactivate (a slow or failing systemctl)."""
+
+    def __init__(self, events, on_activate=None, on_deactivate=None):
+        super().__init__(events)
+        self.on_activate = on_activate
+        self.on_deactivate = on_deactivate
+
+    def activate(self):
+        if self.on_activate:
+            self.on_activate()
+        return super().activate()
+
+    def deactivate(self):
+        if self.on_deactivate:
+            self.on_deactivate()
+        return super().deactivate()
+
+
+def _lock_free(elector):
+    """Can another thread take the elector's lock right now?"""
+    got = []
+
+    def take():
+        if elector._lock.acquire(timeout=0.5):  # pylint: disable=protected-access
+            got.append(True)
+            elector._lock.release()  # pylint: disable=protected-access
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return bool(got)
+
+
+def make(events, clock, *activators, **settings):
+    etcd = FakeEtcd(events, clock)
+    comps = [Component("c%d" % i, KEY if i == 0 else KEY + str(i), act) for i, act in enumerate(activators)]
+    conf = {"ttl": 6, "renew_interval": 2, "margin": 2, "poll_interval": 0.5, "timeout": 1}
+    conf.update(settings)
+    return Elector(etcd, "m1", comps, Settings(**conf), clock=clock), etcd
+
+
+def test_no_activator_call_runs_under_the_elector_lock():
+    events, clock, seen = [], Clock(), []
+    holder = {}
+    act = Probe(events, on_activate=lambda: seen.append(_lock_free(holder["e"])),
+                on_deactivate=lambda: seen.append(_lock_free(holder["e"])))
+    elector, _etcd = make(events, clock, act)
+    holder["e"] = elector
+    elector.step()                       # activates
+    clock.now += 10                      # deadline passed: the step-down stops it
+    elector.enforce_deadline()
+    assert "activate" in events and "deactivate" in events
+    assert seen and all(seen), "an activator call ran while the elector lock was held: %r" % seen
+
+
+def test_a_slow_activation_that_ends_past_the_deadline_is_stopped_again():
+    events, clock = [], Clock()
+    # systemctl start took 10 s (a daemon-reload in the way): the lease may be gone by the time it returns
+    act = Probe(events, on_activate=lambda: setattr(clock, "now", clock.now + 10))
+    elector, _etcd = make(events, clock, act)
+    elector.step()
+    assert events[-2:] == ["activate", "deactivate"]
+    assert not act.on and not elector.components[0].active
+    assert "lost while activating" in elector.components[0].reason
+
+
+def test_activation_is_skipped_when_the_deadline_passed_before_it():
+    events, clock = [], Clock()
+    elector, etcd = make(events, clock, Recorder(events))
+    etcd.during["put_if"] = lambda: setattr(clock, "now", clock.now + 4.5)   # the acquire answered late
+    elector.step()
+    assert "activate" not in events
+
+
+def test_a_failed_stop_is_reported_and_keeps_the_lease_at_shutdown():
+    events, clock = [], Clock()
+
+    def refuse():
+        raise ActivationError("systemctl stop c0.service failed (exit 1): Access denied")
+    act = Probe(events, on_deactivate=refuse)
+    elector, etcd = make(events, clock, act)
+    act.on_deactivate = None
+    elector.step()
+    assert act.on
+    act.on_deactivate = refuse
+    del events[:]
+    elector.shutdown()
+    status = elector.status()
+    assert status["stop_failed"] == ["c0"]
+    assert "Access denied" in status["components"]["c0"]["stop_failed"]
+    assert "etcd:lease_revoke" not in events, "revoked the lease while its component still runs"
+    assert elector.exit_code == 1
+    assert etcd.leases, "the lease must be left to expire"
+
+
+def test_components_stop_in_parallel():
+    events, clock = [], Clock()
+    barrier = threading.Barrier(2, timeout=2)
+    # each stop waits until the other one has begun: sequential stops would break the barrier
+    acts = [Probe(events, on_deactivate=barrier.wait), Probe(events, on_deactivate=barrier.wait)]
+    elector, _etcd = make(events, clock, *acts)
+    for act, comp in zip(acts, elector.components):
+        act.on = comp.active = True
+    elector.shutdown()
+    assert not barrier.broken and events.count("deactivate") == 2
+    assert elector.exit_code == 0
+
+
+def test_settings_refuse_a_watchdog_fence_slower_than_the_margin():
+    with pytest.raises(ValueError, match=r"watchdog \(2s\) \+ stop_timeout \(0.5s\) must be below margin \(2s\)"):
+        Settings(ttl=4, renew_interval=1, margin=2, timeout=0.75, watchdog=2, stop_timeout=0.5)
+    assert Settings(ttl=4, renew_interval=1, margin=2, timeout=0.75, watchdog=1, stop_timeout=0.5).watchdog == 1
