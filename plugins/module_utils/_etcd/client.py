@@ -417,7 +417,8 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
             payload["lease"] = str(lease)
         if prev_kv:
             payload["prev_kv"] = True
-        data = self.call("/v3/kv/put", payload, what="put %s" % key)
+        # not idempotent: a put retried after a lost answer would report the first put's value as the previous one
+        data = self.call("/v3/kv/put", payload, idempotent=False, what="put %s" % key)
         prev = data.get("prev_kv")
         return KeyValue.from_json(prev) if prev else None
 
@@ -426,7 +427,8 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
         payload = {"key": _b64(key), "prev_kv": True}
         if prefix:
             payload["range_end"] = _b64(prefix_end(key))
-        data = self.call("/v3/kv/deleterange", payload, what="delete %s" % key)
+        # not idempotent: a delete retried after a lost answer would report that nothing was deleted
+        data = self.call("/v3/kv/deleterange", payload, idempotent=False, what="delete %s" % key)
         return [KeyValue.from_json(kv) for kv in data.get("prev_kvs") or []]
 
     def txn(self, compare, success, failure=(), what="txn"):

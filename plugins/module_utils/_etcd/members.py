@@ -52,6 +52,26 @@ def _retry(action, wait_timeout, clock=time.monotonic, sleep=time.sleep):
         sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
 
 
+def _add(client, peer_urls, learner):
+    """member_add, and if its answer was an error, a look whether it was applied all the same.
+
+    An add whose answer is lost (a timeout, "leader changed" after the proposal) may be in the cluster;
+    trying it again would fail with "Peer URLs already exists". The member list decides: a member with
+    these peer URLs is the one just added.
+    """
+    try:
+        return client.member_add(peer_urls, learner=learner)
+    except EtcdError as exc:
+        try:
+            members = client.member_list()
+        except EtcdError:
+            raise exc from None
+        found = find_member(members, None, peer_urls)
+        if found is None:
+            raise
+        return found, members
+
+
 def run_member(params, check_mode=False):
     """etcd_member: the result dict, or raise EtcdError."""
     name = params.get("name") or None
@@ -88,7 +108,7 @@ def _present(client, params, members, member, name, peer_urls, check_mode, wait_
             member = {"id": "", "name": "", "peer_urls": peer_urls, "client_urls": [], "is_learner": learner}
             members = members + [member]
         else:
-            member, members = _retry(lambda: client.member_add(peer_urls, learner=learner), wait_timeout)
+            member, members = _retry(lambda: _add(client, peer_urls, learner), wait_timeout)
     elif peer_urls and name and member["name"] == name and set(_norm_urls(member["peer_urls"], "peer_urls")) != set(peer_urls):
         actions.append("updated")
         if check_mode:

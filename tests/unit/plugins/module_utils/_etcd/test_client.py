@@ -232,3 +232,15 @@ def test_etcd_error_text_is_passed_through(etcd_plain):
         client.put(unique(), "v", lease=12345)
     assert "requested lease not found" in str(err.value)
     assert etcd_plain.endpoints[0] in str(err.value)
+
+
+@pytest.mark.parametrize("write", ["put", "delete"])
+def test_a_put_or_delete_is_not_resent_after_a_timeout(etcd_plain, blackhole, write):
+    """A retried delete would report that nothing was deleted, a retried put the first put's value as the old one."""
+    key = unique()
+    EtcdClient(etcd_plain.endpoints).put(key, "before")
+    client = EtcdClient([blackhole.url] + etcd_plain.endpoints, timeout=0.5)
+    with pytest.raises(EtcdError) as err:
+        client.put(key, "after") if write == "put" else client.delete(key)
+    assert "not retried on another endpoint: the request may have been applied" in str(err.value)
+    assert EtcdClient(etcd_plain.endpoints).get_one(key).value == "before"
