@@ -288,3 +288,11 @@ def test_loadbalancer_checks_its_names_in_the_apiserver_certificate(tmp_path, sa
     else:
         assert code != 0 and 'does not carry the load balancer (10.0.0.100, ' in text, text[-2000:]
         assert 'Run the secrets role with kubeha_lb_address and kubeha_lb_dns_names set' in text
+
+
+def test_loadbalancer_refuses_a_vip_outside_the_balancers_subnet(tmp_path):
+    # localhost balances at 127.0.0.1; a /24 VIP elsewhere would sit on a segment it does not share
+    code, output = run_role(tmp_path, 'loadbalancer', {'kubeha_lb_address': '10.0.0.100', 'loadbalancer_vip_prefix': 24,
+                                                       'loadbalancer_group': 'masters'})
+    text = ' '.join(output.split())
+    assert code != 0 and 'loadbalancer_address 10.0.0.100/24 spans 10.0.0.0/24, which does not hold localhost (127.0.0.1)' in text
