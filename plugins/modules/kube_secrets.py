@@ -143,12 +143,14 @@ options:
     default: 3650
   regenerate_ca:
     description:
-      - Replace these CAs (or the service-account key) with new ones, and reissue everything they sign. Set it for one
-        run only - every run with it set makes new ones.
+      - Replace these CAs (or the service-account key) with new ones, and reissue everything they sign.
+      - "Each entry is C(<name>:<fingerprint>): the name (V(kubernetes), V(etcd) or V(service_account)) and the first 16
+        hex digits of the sha256 of the file there now (C(ca/<name>.crt); C(sa/sa.key)), or C(<name>:absent). Only that
+        CA is replaced: once it is, the entry does nothing (a warning says it can go), so an entry left in an inventory
+        never makes a new CA on every run. An entry without a fingerprint is refused with the one to use."
       - Everything signed by the old CA stops being trusted; service-account tokens signed by the old key stop working.
     type: list
     elements: str
-    choices: [kubernetes, etcd, service_account]
     default: []
   basic_auth_users:
     description: Users of C(basic_auth.csv) (legacy; the apiserver reads it only with explicit opt-in).
@@ -273,7 +275,7 @@ EXAMPLES = r"""
     dest: "{{ inventory_dir }}/secrets"
     masters: [{name: master1, ip: 10.0.0.11}]
     etcd_members: [{name: master1, ip: 10.0.0.11}]
-    regenerate_ca: [etcd]
+    regenerate_ca: ["etcd:5d41402abc4b2a76"]  # the current ca/etcd.crt's sha256, first 16 hex digits
   delegate_to: localhost
   run_once: true
 """
@@ -343,7 +345,7 @@ def main():
             renew_before=dict(type="int", default=90),
             cert_valid_days=dict(type="int", default=365),
             ca_valid_days=dict(type="int", default=3650),
-            regenerate_ca=dict(type="list", elements="str", default=[], choices=["kubernetes", "etcd", "service_account"]),
+            regenerate_ca=dict(type="list", elements="str", default=[]),
             basic_auth_users=_users("password"),
             tokens=dict(_users("token"), no_log=False),  # the list is not secret; its token suboption is no_log
             bundles=dict(type="list", elements="dict", default=[], options=dict(

@@ -15,6 +15,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import datetime
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,6 +59,7 @@ class Engine:
         self.leaf_plan = []  # (leaf, reasons) to issue
         self.writes = []     # callables run by apply(), in order
         self.dir_changed = False
+        self._forced_cache = {}  # CA name -> whether regenerate_ca asks to replace it (decided once per run)
 
     # ------------------------------------------------------------------ helpers
     def _record(self, rel, action, reasons=(), before=None, after=None):
@@ -99,8 +101,36 @@ class Engine:
         self._plan_authfile(desired.BASIC_AUTH, self.p.get("basic_auth_users") or [], "password")
         self._plan_authfile(desired.KNOWN_TOKENS, self.p.get("tokens") or [], "token")
 
+    def _regen_entry(self, name):
+        """What ``regenerate_ca`` must say to replace the ``name`` CA there now: ``name:<sha256 of its file, 16 hex>``.
+
+        The file is ``ca/<name>.crt`` (``sa/sa.key`` for the service-account key); ``name:absent`` when it is not there.
+        """
+        rel = desired.SA_KEY if name == desired.SERVICE_ACCOUNT else "ca/%s.crt" % name
+        data, _err = self._read(rel)
+        return "%s:%s" % (name, hashlib.sha256(data).hexdigest()[:16] if data is not None else "absent")
+
     def _forced(self, name):
-        return name in (self.p.get("regenerate_ca") or [])
+        """Whether ``regenerate_ca`` asks to replace the ``name`` CA that is there now (one-shot: tied to its fingerprint)."""
+        cache = self._forced_cache
+        if name in cache:
+            return cache[name]
+        entries = [str(e) for e in self.p.get("regenerate_ca") or [] if str(e).split(":", 1)[0] == name]
+        current = self._regen_entry(name)
+        if not entries:
+            cache[name] = False
+        elif any(":" not in e for e in entries):
+            raise PkiError("regenerate_ca: %r names no fingerprint, so it would make a new %s on every run while it stays "
+                           "set. To replace the one there now, set regenerate_ca: ['%s'] (its name and the first 16 hex "
+                           "digits of its file's sha256); once it is replaced, that entry does nothing and can go."
+                           % (name, "service-account key" if name == desired.SERVICE_ACCOUNT else name + " CA", current))
+        elif current in entries:
+            cache[name] = True
+        else:
+            cache[name] = False
+            self.warn("regenerate_ca: %s names a %s that is not there any more (now %s): nothing regenerated, an earlier run "
+                      "did it. Remove the entry from the inventory." % (", ".join(entries), name, current))
+        return cache[name]
 
     def _plan_ca(self, name):
         crt, key = "ca/%s.crt" % name, "ca/%s.key" % name
@@ -114,9 +144,10 @@ class Engine:
             if signed:
                 raise PkiError(
                     "%s CA in %s is missing (ca/%s.crt and ca/%s.key) while certificates it signed are there (%s): a new CA "
-                    "would silently replace it. Restore ca/%s.crt and ca/%s.key from a backup, or set regenerate_ca: [%s] for one "
-                    "run to make a new CA and reissue everything it signs." % (
-                        name, self.store.root, name, name, ", ".join(signed[:3]) + (", ..." if len(signed) > 3 else ""), name, name, name))
+                    "would silently replace it. Restore ca/%s.crt and ca/%s.key from a backup, or set regenerate_ca: ['%s'] "
+                    "to make a new CA and reissue everything it signs." % (
+                        name, self.store.root, name, name, ", ".join(signed[:3]) + (", ..." if len(signed) > 3 else ""), name, name,
+                        self._regen_entry(name)))
         else:
             cert, ca_key, problem = None, None, cert_err or key_err
             if not problem:
@@ -136,17 +167,18 @@ class Engine:
                 raise PkiError(
                     "%s CA in %s cannot be used: %s. A CA is never replaced on its own, because every certificate it "
                     "signed would stop being trusted: restore ca/%s.crt and ca/%s.key from a backup, or set "
-                    "regenerate_ca: [%s] for one run to make a new CA and reissue everything it signs."
-                    % (name, self.store.root, problem, name, name, name))
+                    "regenerate_ca: ['%s'] to make a new CA and reissue everything it signs."
+                    % (name, self.store.root, problem, name, name, self._regen_entry(name)))
             self.cas[name] = (cert, ca_key)
             left = cert.not_valid_after_utc - self.now
             if left <= datetime.timedelta(0):
-                self.warn("THE %s CA EXPIRED on %s: nothing it signed is trusted any more. Set regenerate_ca: [%s] for one run "
-                          "to make a new CA and reissue every certificate, then redistribute." % (name.upper(), _fmt(cert.not_valid_after_utc), name))
+                self.warn("THE %s CA EXPIRED on %s: nothing it signed is trusted any more. Set regenerate_ca: ['%s'] "
+                          "to make a new CA and reissue every certificate, then redistribute." % (
+                              name.upper(), _fmt(cert.not_valid_after_utc), self._regen_entry(name)))
             elif left < self.renew:
                 self.warn("THE %s CA EXPIRES on %s (in %d days, within renew_before=%d): leaves cannot outlive it. Plan a CA rotation: "
-                          "set regenerate_ca: [%s] for one run, then redistribute." % (
-                              name.upper(), _fmt(cert.not_valid_after_utc), left.days, self.p["renew_before"], name))
+                          "set regenerate_ca: ['%s'], then redistribute." % (
+                              name.upper(), _fmt(cert.not_valid_after_utc), left.days, self.p["renew_before"], self._regen_entry(name)))
             self._mode_fix(key, KEY_MODE)
             self._mode_fix(crt, CERT_MODE)
             return
@@ -171,11 +203,12 @@ class Engine:
                 key_err = str(exc)
         if key_err and not self._forced(desired.SERVICE_ACCOUNT):
             raise PkiError("%s is %s. It signs every service-account token, so it is never replaced on its own: restore it from a "
-                           "backup, or set regenerate_ca: [service_account] for one run (existing tokens stop working)."
-                           % (self.store.path(desired.SA_KEY), key_err))
+                           "backup, or set regenerate_ca: ['%s'] (existing tokens stop working)."
+                           % (self.store.path(desired.SA_KEY), key_err, self._regen_entry(desired.SERVICE_ACCOUNT)))
         if sa_key is None and key_data is None and pub_data is not None and not self._forced(desired.SERVICE_ACCOUNT):
             raise PkiError("%s is missing while sa.pub is there: a new key would invalidate every service-account token. Restore it "
-                           "from a backup, or set regenerate_ca: [service_account] for one run." % self.store.path(desired.SA_KEY))
+                           "from a backup, or set regenerate_ca: ['%s']." % (
+                               self.store.path(desired.SA_KEY), self._regen_entry(desired.SERVICE_ACCOUNT)))
         if sa_key is None:
             reason = "regenerate_ca asks for a new service-account key" if key_data is not None else "missing"
             self.new_keys[desired.SA_KEY] = self.p["key_type"]

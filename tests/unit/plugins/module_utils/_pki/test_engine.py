@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 
 import pytest
@@ -156,7 +157,7 @@ def test_ca_is_never_replaced_on_its_own(params, run, tmp_path):
     run(params())
     (dest / "ca/etcd.key").write_bytes(x509.key_to_pem(x509.generate_key("ecdsa-p256")))
     before = _snapshot(dest)
-    with pytest.raises(PkiError, match="etcd CA .* cannot be used: ca/etcd.crt does not match ca/etcd.key.*regenerate_ca: \\[etcd\\]"):
+    with pytest.raises(PkiError, match="etcd CA .* cannot be used: ca/etcd.crt does not match ca/etcd.key.*regenerate_ca: \\['etcd:[0-9a-f]{16}'\\]"):
         run(params())
     (dest / "ca/kubernetes.crt").unlink()
     with pytest.raises(PkiError, match="kubernetes CA .* ca/kubernetes.crt is missing while ca/kubernetes.key exists"):
@@ -168,9 +169,9 @@ def test_ca_is_never_replaced_on_its_own(params, run, tmp_path):
     with pytest.raises(PkiError, match="kubernetes CA .* is missing .* while certificates it signed are there"):
         run(params())
     (dest / "sa/sa.key").unlink()
-    with pytest.raises(PkiError, match="sa.key is missing while sa.pub is there"):
-        run(params(regenerate_ca=["kubernetes", "etcd"]))
-    result = run(params(regenerate_ca=["kubernetes", "etcd", "service_account"]))
+    with pytest.raises(PkiError, match="sa.key is missing while sa.pub is there.*regenerate_ca: \\['service_account:absent'\\]"):
+        run(params(regenerate_ca=[entry(dest, "kubernetes"), entry(dest, "etcd")]))
+    result = run(params(regenerate_ca=[entry(dest, "kubernetes"), entry(dest, "etcd"), "service_account:absent"]))
     assert result.changes()["ca/kubernetes.crt"] == "regenerated" and result.changes()["sa/sa.key"] == "created"
 
 
@@ -178,7 +179,7 @@ def test_regenerate_ca_reissues_only_what_it_signed(params, run, tmp_path):
     dest = tmp_path / "secrets"
     run(params())
     old_ca = _load(dest, "ca/etcd.crt")
-    result = run(params(regenerate_ca=["etcd"]))
+    result = run(params(regenerate_ca=[entry(dest, "etcd")]))
     changes = result.changes()
     assert changes["ca/etcd.crt"] == "regenerated" and changes["ca/etcd.key"] == "regenerated"
     assert set(rel for rel, action in changes.items() if action == "reissued") == {
@@ -196,7 +197,7 @@ def test_expiring_ca_is_a_loud_warning_and_kept(params, run, tmp_path):
     key = x509.load_key((dest / "ca/kubernetes.key").read_bytes())
     (dest / "ca/kubernetes.crt").write_bytes(x509.cert_to_pem(x509.make_ca(key, "kubernetes-ca", 30)))
     result = run(params())
-    assert any("THE KUBERNETES CA EXPIRES" in w and "regenerate_ca: [kubernetes]" in w for w in result.warnings)
+    assert any("THE KUBERNETES CA EXPIRES" in w and "regenerate_ca: ['%s']" % entry(dest, "kubernetes") in w for w in result.warnings)
     assert "ca/kubernetes.crt" not in result.changes()
     # leaves that outlive the CA are not reissued forever: a leaf can never last longer than its CA
     (dest / "kubernetes/admin.crt").unlink()
@@ -232,3 +233,32 @@ def test_invalid_description_is_refused():
     text = "\n".join(errors)
     assert "lb_addresses: 'lb.example.com' is not an IP address; put DNS names in lb_dns_names" in text
     assert "service_cidr" in text and "not usable" in text and "not an IP address" in text and "renew_before" in text
+
+
+def entry(dest, name):
+    """The regenerate_ca entry that names the CA there now."""
+    rel = "sa/sa.key" if name == "service_account" else "ca/%s.crt" % name
+    path = dest / rel
+    return "%s:%s" % (name, hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "absent")
+
+
+def test_regenerate_ca_left_in_the_inventory_replaces_the_ca_once(params, run, tmp_path):
+    dest = tmp_path / "secrets"
+    run(params())
+    wanted = entry(dest, "etcd")
+    first = run(params(regenerate_ca=[wanted]))
+    assert first.changes()["ca/etcd.crt"] == "regenerated"
+    again = run(params(regenerate_ca=[wanted]))          # still set on the next run: nothing new
+    assert not again.changed
+    assert any("regenerate_ca: %s names a etcd that is not there any more" % wanted in w and "Remove the entry" in w
+               for w in again.warnings)
+
+
+def test_regenerate_ca_without_a_fingerprint_is_refused_with_the_entry_to_use(params, run, tmp_path):
+    dest = tmp_path / "secrets"
+    run(params())
+    before = _snapshot(dest)
+    with pytest.raises(PkiError, match="regenerate_ca: 'kubernetes' names no fingerprint.*set regenerate_ca: \\['%s'\\]"
+                       % entry(dest, "kubernetes")):
+        run(params(regenerate_ca=["kubernetes"]))
+    assert _snapshot(dest) == before
