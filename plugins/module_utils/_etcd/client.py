@@ -563,6 +563,10 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
                 "revision": _int(header.get("revision")), "is_learner": bool(data.get("isLearner")),
                 "errors": list(data.get("errors") or [])}
 
+    def move_leader(self, endpoint, target_id):
+        """Hand etcd's leadership to member ``target_id`` (hex); ``endpoint`` must be the leader's (no failover)."""
+        self.call_endpoint(endpoint, "/v3/maintenance/transfer-leadership", {"targetID": str(int(target_id, 16))})
+
     def health(self, endpoint):
         """``/health`` of one endpoint: True, or raises :class:`EtcdEndpointError` with the reason."""
         _status, raw = self.transport.request(endpoint + "/health", endpoint=endpoint)

@@ -12,6 +12,8 @@ The configuration is one JSON object (the control_plane role writes it)::
       "ttl": 4, "renew_interval": 1, "margin": 2, "poll_interval": 0.25, "timeout": 0.75, "max_backoff": 1,
       "watchdog": 1, "stop_timeout": 0.5,         # systemd's WatchdogSec and the units' TimeoutStopSec
       "status_file": "/run/kubeha/podmaster.json",
+      "local_endpoint": "https://10.0.0.11:2379",  # this master's etcd member: keep etcd's leader off it while
+                                                   # holding a key ("" or absent: never move etcd's leadership)
       "components": [
         {"name": "kube-scheduler", "key": "/kubeha/podmaster/kube-scheduler", "mode": "static_pod",
          "source": "/srv/kubernetes/kube-scheduler.yaml", "dest": "/etc/kubernetes/manifests/kube-scheduler.yaml"},
@@ -42,9 +44,10 @@ import tempfile
 import threading
 import time
 
-from .._etcd.client import EtcdClient, EtcdConfigError
+from .._etcd.client import EtcdClient, EtcdConfigError, parse_endpoint
 from .activator import HostActivator, StaticPodActivator
 from .elector import Component, Elector, Settings
+from .etcdleader import LeaderAvoider
 
 DEFAULT_KEY_PREFIX = "/kubeha/podmaster/"
 DEFAULT_STATUS_FILE = "/run/kubeha/podmaster.json"
@@ -79,7 +82,7 @@ def _component(index, spec, settings):
 
 
 def load_config(path, identity=None):
-    """(client, identity, components, settings, status_file) from the JSON file at ``path``."""
+    """(client, identity, components, settings, status_file, local_endpoint) from the JSON file at ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
             conf = json.load(handle)
@@ -107,7 +110,16 @@ def load_config(path, identity=None):
     except EtcdConfigError as exc:
         raise ConfigError("config %s: %s" % (path, exc)) from None
     identity = identity or conf.get("identity") or socket.gethostname()
-    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE)
+    local = conf.get("local_endpoint") or ""
+    if local:
+        try:
+            local = parse_endpoint(local)
+        except EtcdConfigError as exc:
+            raise ConfigError("config %s: local_endpoint: %s" % (path, exc)) from None
+        if local not in client.endpoints:
+            raise ConfigError("config %s: local_endpoint %s is not one of the endpoints (%s)"
+                              % (path, local, ", ".join(client.endpoints)))
+    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE), local
 
 
 def write_status(path, data):
@@ -222,7 +234,7 @@ def main(argv=None):
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s podmaster[%(process)d] %(levelname)s %(message)s")
     try:
-        client, identity, components, settings, status_file = load_config(args.config, args.identity)
+        client, identity, components, settings, status_file, local = load_config(args.config, args.identity)
     except ConfigError as exc:
         sys.stderr.write("podmaster: %s\n" % exc)
         return 2
@@ -230,7 +242,8 @@ def main(argv=None):
         sys.stdout.write("podmaster: config %s is valid: identity %s, %s, components %s\n"
                          % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
         return 0
-    elector = Elector(client, identity, components, settings)
+    elector = Elector(client, identity, components, settings,
+                      leader_avoider=LeaderAvoider(client, local) if local else None)
     logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
                                         ",".join(client.endpoints), settings,
                                         ", ".join("%s (%s)" % (c.name, c.activator.describe()) for c in components))

@@ -161,8 +161,10 @@ class _SteppedDown(Exception):
 class Elector:  # pylint: disable=too-many-instance-attributes
     """Runs the lock for ``components`` against ``client`` (an ``_etcd`` :class:`EtcdClient`)."""
 
-    def __init__(self, client, identity, components, settings=None, clock=boottime, on_change=None):
+    def __init__(self, client, identity, components, settings=None, clock=boottime, on_change=None,
+                 leader_avoider=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
         self.client = client
+        self.leader_avoider = leader_avoider  # keeps etcd's leader off this master while it holds a key
         self.identity = identity
         self.components = list(components)
         self.settings = settings or Settings()
@@ -484,6 +486,7 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                     now = self.clock()
                     if now >= comp.next_check and now >= comp.cooldown_until:
                         self._check(comp)
+                self._avoid_etcd_leader()
             except _Stopping:
                 return
             except _SteppedDown:
@@ -503,6 +506,16 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                     self.last_error = ""
                     self._changed()
         self._sync_activation()
+
+    def _avoid_etcd_leader(self):
+        """While holding a key, hand etcd's leadership away from this master (see etcdleader)."""
+        if self.leader_avoider is None or not any(comp.held for comp in self.components):
+            return
+        holders = {comp.holder for comp in self.components if comp.holder} | {self.identity}
+        try:
+            self.leader_avoider.check(self.clock(), holders, call=self._call)
+        except EtcdError as exc:
+            LOG.warning("could not check or move etcd's leadership (%s); trying again later", exc)
 
     def next_delay(self):
         """Seconds to wait before the next step: at most one poll interval, less when a deadline comes first."""

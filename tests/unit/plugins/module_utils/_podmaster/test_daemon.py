@@ -24,7 +24,8 @@ def write(tmp_path, **conf):
 
 
 def test_defaults(tmp_path):
-    client, identity, comps, settings, status = load_config(write(tmp_path))
+    client, identity, comps, settings, status, local = load_config(write(tmp_path))
+    assert local == ""
     assert identity == os.uname().nodename
     assert [c.key for c in comps] == ["/kubeha/podmaster/kube-scheduler"]
     assert settings.as_dict() == {"ttl": 4, "renew_interval": 1.0, "margin": 2.0, "poll_interval": 0.25, "timeout": 0.75,
@@ -47,6 +48,8 @@ def test_defaults(tmp_path):
     ({"stop_timeout": 1}, r"stop_timeout \(1s\) must be below half the margin \(2s\)"),
     ({"watchdog": -1}, "watchdog must be 0 .none. or a positive number"),
     ({"endpoints": []}, "no etcd endpoints"),
+    ({"local_endpoint": "https://10.9.9.9:2379"}, r"local_endpoint https://10.9.9.9:2379 is not one of the endpoints"),
+    ({"local_endpoint": "10.9.9.9:2379"}, r"local_endpoint: .*not an http:// or https:// URL"),
     ({"endpoints": ["127.0.0.1:2379"]}, "not an http:// or https:// URL"),
     ({"endpoints": ["https://127.0.0.1:2379"], "ca_cert": "/nonexistent/ca.crt"}, "cannot load ca_cert /nonexistent/ca.crt"),
 ])
