@@ -172,7 +172,10 @@ options:
         description: Mask (implies stopped) or unmask the unit. Unset leaves it as it is.
         type: bool
       no_block:
-        description: Start without waiting for the unit to be up (C(systemctl start --no-block)); no health wait.
+        description:
+          - Start without waiting for the unit to be up (C(systemctl start --no-block)); this call never waits for its
+            health (for members that can only be healthy together, like etcd's).
+          - Its O(units[].health) is still recorded, and M(kubeha.cluster.converged_info) checks it on every fast-path run.
         type: bool
         default: false
       inputs:

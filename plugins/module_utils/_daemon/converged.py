@@ -165,8 +165,11 @@ def unit_drift(units):
                 continue
             if unit.get("masked") is False and file_state == "masked":
                 problems.append("%s: masked" % _systemd.unit_name(name))
-            if state == "started" and not active:
-                problems.append("%s: %s, started recorded" % (_systemd.unit_name(name), prop.get("ActiveState") or "unknown"))
+            if state == "started" and prop.get("ActiveState") != "active":
+                # activating (a crash loop's auto-restart included), reloading, deactivating: not settled, so drift
+                problems.append("%s: %s%s, started recorded" % (
+                    _systemd.unit_name(name), prop.get("ActiveState") or "unknown",
+                    " (%s)" % prop["SubState"] if prop.get("SubState") and active else ""))
                 continue
             if unit.get("enabled") is True and not _systemd.is_enabled(prop):
                 problems.append("%s: not enabled (%s)" % (_systemd.unit_name(name), file_state or "unknown"))

@@ -66,7 +66,7 @@ class Unit:
     def spec(self):
         """What a later restart_pending call needs to restart this unit and wait for it."""
         return dict(name=self.name, kind=self.kind, state=self.state, manifest=self.manifest, source=self.source,
-                    health=self.health, health_timeout=self.health_timeout)
+                    health=None if self.no_block else self.health, health_timeout=self.health_timeout)
 
 
 class Records:
@@ -334,7 +334,7 @@ class Run:
             if record is None:
                 self.records.write(name, dict(digest=digest))
             self.records.drop_pending(name)
-            if unit.health and not self.check_mode:
+            if unit.health and not unit.no_block and not self.check_mode:
                 self.healthy(unit, name, unit.name)
             return self.unit_result(unit, "recorded" if record is None else "none", **extra)
         reason = "its files changed in this run" if files_changed else "what it reads changed since its last restart by kubeha"
@@ -344,7 +344,8 @@ class Run:
             return self.unit_result(unit, "pending", reason=reason, **extra)
         if not self.check_mode:
             _systemd.systemctl("try-restart" if unit.state == "as_is" else "restart", name, unit=unit.name)
-            self.healthy(unit, name, unit.name)
+            if not unit.no_block:
+                self.healthy(unit, name, unit.name)
             self.records.write(name, dict(digest=digest))
             self.records.drop_pending(name)
         return self.unit_result(unit, "restarted", reason=reason, **extra)

@@ -72,3 +72,14 @@ def test_file_content_never_reaches_the_hosts_journal(tmp_path, systemd, monkeyp
     assert not [m for m in logged if "hunter2" in m], logged
     result = run_module("daemon", secret, check_mode=True, diff=True)
     assert result["changed"] is True and "hunter2" not in _json.dumps(result)
+
+
+def test_a_no_block_units_health_is_recorded_never_waited(tmp_path, systemd):
+    """etcd's members are only healthy together: the call that starts one must not wait for it, on any run."""
+    unit = dict(name="demo", no_block=True, health=dict(command=["false"]), health_timeout=1)
+    first = run_module("daemon", args(tmp_path, units=[unit]))
+    assert not first.get("failed") and first["units"]["demo"]["action"] == "started"
+    again = run_module("daemon", args(tmp_path, units=[unit]))
+    assert not again.get("failed") and again["changed"] is False, again.get("msg")
+    # what converged_info checks on the fast path
+    assert [u["health"]["command"] for u in again["managed"]["units"].values()] == [["false"]]

@@ -156,3 +156,13 @@ def test_what_cannot_be_compared_is_drift_not_a_failure(host):
     drift = _drift(host)
     assert drift == ["the record %s cannot be compared with the host: the record's renew_by is 'garbage'; give an ISO 8601 time "
                      "such as 2027-03-01T00:00:00Z" % host.stamp]
+
+
+def test_a_unit_that_is_not_settled_is_drift(host):
+    """A crash loop shows as activating (auto-restart) between its restarts: it must not pass the fast path."""
+    host.systemd.add("demo.service", active=True, enabled=True)
+    state = host.systemd._load()  # pylint: disable=protected-access
+    state["units"]["demo.service"]["active"] = "activating"
+    host.systemd._save(state)  # pylint: disable=protected-access
+    (problem,) = _drift(host)
+    assert problem.startswith("demo.service: activating") and problem.endswith(", started recorded")
