@@ -18,6 +18,13 @@ options:
     description: Path of the bundle on the controller.
     type: path
     required: true
+  absent:
+    description:
+      - Paths the host must not have (M(kubeha.cluster.kube_secrets)' C(stale) for it), recorded with C(state=absent)
+        so that one that is there again is drift.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -40,9 +47,11 @@ import tarfile
 from ansible.errors import AnsibleFilterError
 
 
-def bundle_files(path):
-    """{absolute path: {state, mode, owner, group[, sha256]}} of a bundle's members."""
+def bundle_files(path, absent=None):
+    """{absolute path: {state, mode, owner, group[, sha256]}} of a bundle's members (and ``absent`` as state=absent)."""
     out = {}
+    for gone in absent or []:
+        out[str(gone)] = {"state": "absent"}
     try:
         with tarfile.open(str(path), mode="r:") as tar:
             for info in tar.getmembers():

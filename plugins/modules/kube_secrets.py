@@ -305,6 +305,16 @@ bundles:
   type: dict
   sample:
     master1: /home/ops/inventory/secrets/bundles/master1.tar
+stale:
+  description:
+    - By host, the keys and secret files kubeha installs on some host that this one must not keep (absolute paths).
+      The secrets role removes them, and the fast path counts one that is there as drift.
+    - For example C(/srv/kubernetes/sa.key) and C(/srv/kubernetes/kubecfg.key) on a host that left the masters, and
+      C(/srv/kubernetes/ca.key) on every master once O(distribute_ca_key) is off.
+  returned: always
+  type: dict
+  sample:
+    worker1: [/etc/etcd/pki/peer.key, /etc/etcd/pki/server.key, /srv/kubernetes/ca.key, /srv/kubernetes/sa.key]
 renew_by:
   description:
     - When the first certificate in O(dest) (CA or leaf) enters its renewal window, O(renew_before) days before it
@@ -373,7 +383,8 @@ def main():
         bundles = engine.bundles(module.check_mode)
     except (PkiError, x509.PkiError, OSError) as exc:
         module.fail_json(msg="kube_secrets: %s" % exc, files=engine.files)
-    result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles, renew_by=engine.renew_by())
+    result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles, stale=engine.stale,
+                  renew_by=engine.renew_by())
     if module._diff and result["changed"]:
         result["diff"] = dict(before=engine.before, after=engine.after)
     module.exit_json(**result)

@@ -212,6 +212,18 @@ def host_files(bundle, distribute_ca_key):
     return files
 
 
+def stale_secrets(bundle, distribute_ca_key):
+    """Absolute paths of the keys and secret files kubeha installs somewhere that ``bundle``'s host must not keep.
+
+    Everything a host could receive (master, node and etcd member, with the CA key) minus what it receives
+    now: a host that left ``masters`` loses sa.key and kubecfg.key, one that is no longer an etcd member its
+    etcd keys, every master its ca.key once ``distribute_ca_key`` is off. Certificates (public) are not listed.
+    """
+    everything = host_files({"host": bundle["host"], "master": True, "node": True, "etcd_member": bundle["host"]}, True)
+    kept = set(dst for _src, dst, _kind in host_files(bundle, distribute_ca_key))
+    return sorted("/" + dst for _src, dst, kind in everything if kind in ("key", "secret") and dst not in kept)
+
+
 def validate_bundles(params):
     errors = []
     members = set(m["name"] for m in params.get("etcd_members") or [])

@@ -60,6 +60,7 @@ class Engine:
         self.writes = []     # callables run by apply(), in order
         self.dir_changed = False
         self._forced_cache = {}  # CA name -> whether regenerate_ca asks to replace it (decided once per run)
+        self.stale = {}          # host -> secret paths it must not keep (bundles())
 
     # ------------------------------------------------------------------ helpers
     def _record(self, rel, action, reasons=(), before=None, after=None):
@@ -399,10 +400,12 @@ class Engine:
         changing without being built.
         """
         out = {}
+        self.stale = {}
         for spec in self.p.get("bundles") or []:
             host = spec["host"]
             rel = "bundles/%s.tar" % host
             out[host] = self.store.path(rel)
+            self.stale[host] = desired.stale_secrets(spec, self.p.get("distribute_ca_key"))
             files = desired.host_files(spec, self.p.get("distribute_ca_key"))
             old, err = self._read(rel)
             if err:
