@@ -38,6 +38,9 @@ class EtcdError(Exception):
         self.result = result
 
 
+MIN_VERSION = "3.5"  # the oldest etcd kubeha supports (the etcd role refuses to install an older one)
+
+
 class EtcdConfigError(EtcdError):
     """Bad client settings (endpoint URL, certificate files): raised before anything is sent."""
 
@@ -341,8 +344,14 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
     def call_endpoint(self, endpoint, path, payload=None, timeout=None):
         """POST ``payload`` as JSON to ``endpoint + path``; return the decoded JSON answer."""
         body = json.dumps(payload if payload is not None else {}).encode("utf-8")
-        _status, raw = self.transport.request(endpoint + path, "POST", body, {"Content-Type": "application/json"},
-                                              timeout=timeout, endpoint=endpoint)
+        try:
+            _status, raw = self.transport.request(endpoint + path, "POST", body, {"Content-Type": "application/json"},
+                                                  timeout=timeout, endpoint=endpoint)
+        except EtcdEndpointError as exc:
+            # a gRPC NotFound (a lease that is gone) is a 404 too, with etcd's JSON error: only a bare 404 means no gateway
+            if exc.status == 404 and exc.code is None and path.startswith("/v3/"):
+                raise self._too_old(endpoint, path) from None
+            raise
         text = raw.decode("utf-8", "replace").strip()
         if path.endswith("/keepalive"):
             # a streaming call: one JSON object per line, {"result": {...}} or {"error": {...}}
@@ -360,6 +369,18 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
         if not isinstance(data, dict):
             raise EtcdEndpointError(endpoint, "protocol", "answer to %s is not a JSON object" % path)
         return data
+
+    def _too_old(self, endpoint, path):
+        """The error for an etcd that has no /v3/ gateway (before 3.4: /v3beta/, /v3alpha/), naming its version."""
+        try:
+            seen = "etcd %s" % (self.version(endpoint).get("etcdserver") or "of an unknown version")
+        except EtcdError as exc:
+            seen = "a server whose /version does not answer either (%s)" % exc
+        return EtcdEndpointError(
+            endpoint, "http", "answered 404 to %s: it is %s, older than the /v3/ gateway paths kubeha uses (etcd 3.4 "
+            "has them; kubeha supports etcd %s and later). Upgrade it one minor version at a time (3.3 -> 3.4 -> 3.5, a "
+            "snapshot before each step: https://etcd.io/docs/v3.5/upgrades/), or let the kubeha.cluster.etcd role "
+            "install a supported release." % (path, seen, MIN_VERSION), status=404, error="too old")
 
     def call(self, path, payload=None, idempotent=True, what=None, timeout=None):
         """POST to the first endpoint that answers (see the class doc for failover); return JSON."""

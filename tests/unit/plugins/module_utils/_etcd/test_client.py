@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 import uuid
@@ -244,3 +245,38 @@ def test_a_put_or_delete_is_not_resent_after_a_timeout(etcd_plain, blackhole, wr
         client.put(key, "after") if write == "put" else client.delete(key)
     assert "not retried on another endpoint: the request may have been applied" in str(err.value)
     assert EtcdClient(etcd_plain.endpoints).get_one(key).value == "before"
+
+
+class _OldEtcd(http.server.BaseHTTPRequestHandler):
+    """etcd 3.3 as Debian 11 ships it: /version answers, /v3/ paths are 404 (it serves /v3beta/)."""
+
+    def do_GET(self):  # noqa: N802
+        body = b'{"etcdserver":"3.3.25","etcdcluster":"3.3.0"}' if self.path == "/version" else b"404 page not found\n"
+        self.send_response(200 if self.path == "/version" else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(404)
+        self.end_headers()
+        self.wfile.write(b"404 page not found\n")
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+
+def test_an_etcd_without_the_v3_gateway_is_named_with_its_version_and_the_upgrade_path():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OldEtcd)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = EtcdClient(["http://127.0.0.1:%d" % server.server_address[1]], timeout=5)
+        with pytest.raises(EtcdError) as err:
+            client.member_list()
+        text = str(err.value)
+        assert "answered 404 to /v3/cluster/member/list: it is etcd 3.3.25" in text
+        assert "kubeha supports etcd 3.5 and later" in text and "3.3 -> 3.4 -> 3.5" in text
+    finally:
+        server.shutdown()
+        server.server_close()
