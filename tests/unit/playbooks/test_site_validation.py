@@ -82,3 +82,16 @@ def test_the_installed_collection_runs_it_as_kubeha_cluster_site(tmp_path):
     assert 'Validate the inventory' in out
     rc, out = validate(tmp_path, inventory(etcd=4), playbook='kubeha.cluster.site')
     assert rc != 0 and "group 'etcd' has 4 hosts" in out and 'nothing was changed' in out
+
+
+@pytest.mark.parametrize('extra, expected', [
+    ({'control_plane_podmaster_watchdog': 3}, 'watchdog (3s) + stop_timeout (0.5s) must be below margin (2s)'),
+    ({'loadbalancer_vip_prefix': 24, 'kubeha_lb_address': '10.0.1.100'}, 'loadbalancer_address 10.0.1.100/24 spans 10.0.1.0/24'),
+    ({'worker_mode': 'docker'}, "worker_mode is 'docker'"),
+], ids=['podmaster-timing', 'vip-subnet', 'worker-mode'])
+def test_a_later_stages_settings_are_refused_before_the_first_stage(tmp_path, extra, expected):
+    """Each role's own checks run in the validation, not when its stage comes (after earlier stages changed hosts)."""
+    rc, out = validate(tmp_path, inventory(extra=extra))
+    text = ' '.join(out.split())
+    assert rc != 0 and expected in text, out[-3000:]
+    assert 'Check every role' in out and 'TASK [kubeha.cluster.secrets' not in out
