@@ -122,6 +122,15 @@ options:
         type: list
         elements: str
         default: []
+      reloads:
+        description:
+          - Names of O(units) that reload this file without a restart (C(systemctl reload)). A running unit is reloaded
+            when the file changed in this call or differs from what the unit last loaded (a digest kept with its restart
+            record), so a reload lost to a run that failed before its handler is done by the next run. With
+            O(restart=pending) the reload is left pending like a restart, and a restart covers it.
+        type: list
+        elements: str
+        default: []
       secret:
         description:
           - Never show the content in diffs, and mask it wherever the module's result would carry it.
@@ -385,6 +394,7 @@ FILE = dict(
     group=dict(type="str", default="root"),
     validate=dict(type="str"),
     restarts=dict(type="list", elements="str", default=[]),
+    reloads=dict(type="list", elements="str", default=[]),
     secret=dict(type="bool", default=False),
     digest_of=dict(type="list", elements="path", default=[]),
 )

@@ -61,6 +61,10 @@ for name in names:
     elif verb == "try-restart":
         if u["active"] == "active":
             u["starts"] = u.get("starts", 0) + 1
+    elif verb == "reload":
+        if u["active"] != "active":
+            sys.stderr.write("Job for %%s canceled.\n" %% name); sys.exit(1)
+        u["reloads"] = u.get("reloads", 0) + 1
     elif verb == "stop":
         u["active"] = "inactive"
     elif verb == "enable":

@@ -123,6 +123,12 @@ def unit_digest(unit, items):
     return hashlib.sha256(json.dumps(sorted(sums.items())).encode("utf-8")).hexdigest()
 
 
+def reload_digest(unit, items):
+    """Digest of the managed files naming the unit in ``reloads`` (None when none does)."""
+    sums = dict((i.path, i.sha256) for i in items if i.state == "file" and unit.name in i.reloads)
+    return hashlib.sha256(json.dumps(sorted(sums.items())).encode("utf-8")).hexdigest() if sums else None
+
+
 def managed(items, units, state_dir):
     """What this call keeps on the host, as kubeha.cluster.converged_info checks it later: each file's
     state, content digest and attributes, each unit's desired state and health check."""
@@ -201,6 +207,35 @@ class Run:
         if action not in ("none", "recorded"):
             self.result["changed"] = True
 
+    @staticmethod
+    def _reload_due(unit, items, changed_paths, record, rdigest):
+        """Why a running unit must reload its configuration now (or None).
+
+        A file naming it in ``reloads`` changed in this call, or differs from what it last (re)loaded: a reload
+        lost to a run that failed before its handler is found again on the next run, from content.
+        """
+        if rdigest is None:
+            return None
+        if any(i.path in changed_paths for i in items if unit.name in i.reloads):
+            return "its configuration changed in this run (reload)"
+        if record is not None and record.get("reload_digest") not in (None, rdigest):
+            return "its configuration changed since its last reload by kubeha (reload)"
+        return None
+
+    def _reload(self, unit, name, digest, rdigest, order, reason, extra):
+        if unit.restart == "pending":
+            self.records.write(name, dict(digest=digest, reload_digest=rdigest, verb="reload", order=order, reason=reason,
+                                          unit=unit.spec()), pending=True)
+            self.result["restart_pending"].append(unit.name)
+            return self.unit_result(unit, "pending", reason=reason, **extra)
+        if not self.check_mode:
+            _systemd.systemctl("reload", name, unit=unit.name)
+            if not unit.no_block:
+                self.healthy(unit, name, unit.name)
+            self.records.write(name, dict(digest=digest, reload_digest=rdigest))
+            self.records.drop_pending(name)
+        return self.unit_result(unit, "reloaded", reason=reason, **extra)
+
     # -- restart_pending: the handler's call ----------------------------------------------------
     def restart_pending(self):
         done = []
@@ -212,13 +247,14 @@ class Run:
                     _install_manifest(spec, False)
                     _wait_healthy(spec.get("health"), spec.get("health_timeout") or 60, "static pod %s" % spec["name"], None)
                 else:
-                    verb = "try-restart" if spec.get("state") == "as_is" else "restart"
+                    verb = record.get("verb") or ("try-restart" if spec.get("state") == "as_is" else "restart")
                     _systemd.systemctl(verb, _systemd.unit_name(spec["name"]), unit=spec["name"])
                     _wait_healthy(spec.get("health"), spec.get("health_timeout") or 60, _systemd.unit_name(spec["name"]), spec["name"])
-                    self.records.write(key, dict(digest=record["digest"]))
+                    self.records.write(key, dict(digest=record["digest"], reload_digest=record.get("reload_digest")))
                 self.records.drop_pending(key)
             done.append(spec["name"])
-            self.result["units"][spec["name"]] = dict(action="restarted", reason=record.get("reason", ""))
+            self.result["units"][spec["name"]] = dict(action="reloaded" if record.get("verb") == "reload" else "restarted",
+                                                      reason=record.get("reason", ""))
         self.result["restarted"] = done
         return self.result
 
@@ -306,6 +342,7 @@ class Run:
             if not self.check_mode:
                 _systemd.systemctl(*step, unit=unit.name)
         digest = unit_digest(unit, items)
+        rdigest = reload_digest(unit, items)
         record = self.records.read(name)
         extra = dict(active_before=active, steps=[s[0] for s in steps])
         if steps:
@@ -326,27 +363,31 @@ class Run:
                 _systemd.systemctl("start", name, *(["--no-block"] if unit.no_block else []), unit=unit.name)
                 if not unit.no_block:
                     self.healthy(unit, name, unit.name)
-                self.records.write(name, dict(digest=digest))
+                self.records.write(name, dict(digest=digest, reload_digest=rdigest))
                 self.records.drop_pending(name)
             return self.unit_result(unit, "started", **extra)
         files_changed = any(i.path in changed_paths for i in items if unit.name in i.restarts)
         if not files_changed and (record is None or record.get("digest") == digest):
+            reload_reason = self._reload_due(unit, items, changed_paths, record, rdigest)
+            if reload_reason:
+                return self._reload(unit, name, digest, rdigest, order, reload_reason, extra)
             if record is None:
-                self.records.write(name, dict(digest=digest))
+                self.records.write(name, dict(digest=digest, reload_digest=rdigest))
             self.records.drop_pending(name)
             if unit.health and not unit.no_block and not self.check_mode:
                 self.healthy(unit, name, unit.name)
             return self.unit_result(unit, "recorded" if record is None else "none", **extra)
         reason = "its files changed in this run" if files_changed else "what it reads changed since its last restart by kubeha"
         if unit.restart == "pending":
-            self.records.write(name, dict(digest=digest, order=order, reason=reason, unit=unit.spec()), pending=True)
+            self.records.write(name, dict(digest=digest, reload_digest=rdigest, order=order, reason=reason, unit=unit.spec()),
+                               pending=True)
             self.result["restart_pending"].append(unit.name)
             return self.unit_result(unit, "pending", reason=reason, **extra)
         if not self.check_mode:
             _systemd.systemctl("try-restart" if unit.state == "as_is" else "restart", name, unit=unit.name)
             if not unit.no_block:
                 self.healthy(unit, name, unit.name)
-            self.records.write(name, dict(digest=digest))
+            self.records.write(name, dict(digest=digest, reload_digest=rdigest))
             self.records.drop_pending(name)
         return self.unit_result(unit, "restarted", reason=reason, **extra)
 
@@ -410,9 +451,9 @@ def run_daemon(params, check_mode=False, diff=False):
         units = [Unit(i, raw, defaults) for i, raw in enumerate(params.get("units") or [])]
         known = set(u.name for u in units)
         for item in items:
-            unknown = [n for n in item.restarts if n not in known]
+            unknown = [n for n in item.restarts + item.reloads if n not in known]
             if unknown:
-                raise DaemonError("%s: restarts %s, which is not in units (%s)" % (item.where, unknown, ", ".join(sorted(known)) or "none"))
+                raise DaemonError("%s: restarts or reloads %s, which is not in units (%s)" % (item.where, unknown, ", ".join(sorted(known)) or "none"))
         return state.converge(items, units, diff)
     except DaemonError as exc:
         state.fail(exc)

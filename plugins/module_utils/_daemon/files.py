@@ -82,6 +82,7 @@ class FileItem:
         self.group = raw.get("group") or "root"
         self.validate = raw.get("validate") or ""
         self.restarts = list(raw.get("restarts") or [])
+        self.reloads = list(raw.get("reloads") or [])
         self.secret = bool(raw.get("secret"))
         self.digest_of = list(raw.get("digest_of") or [])
         self.checksum = raw.get("checksum") or ""

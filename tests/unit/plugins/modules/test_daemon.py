@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from support.etcd_cluster import run_module
@@ -83,3 +85,29 @@ def test_a_no_block_units_health_is_recorded_never_waited(tmp_path, systemd):
     assert not again.get("failed") and again["changed"] is False, again.get("msg")
     # what converged_info checks on the fast path
     assert [u["health"]["command"] for u in again["managed"]["units"].values()] == [["false"]]
+
+
+def _reloading(tmp_path, content, restart="now"):
+    return dict(files=[dict(path=str(tmp_path / "demo.conf"), content=content, mode="0644", reloads=["demo"])],
+                units=[dict(name="demo")], state_dir=str(tmp_path / "state"), restart=restart)
+
+
+def test_a_changed_configuration_is_reloaded_not_restarted(tmp_path, systemd):
+    assert run_module("daemon", _reloading(tmp_path, "a=1\n"))["units"]["demo"]["action"] == "started"
+    changed = run_module("daemon", _reloading(tmp_path, "a=2\n"))
+    assert changed["units"]["demo"]["action"] == "reloaded" and "changed in this run" in changed["units"]["demo"]["reason"]
+    unit = systemd.unit("demo.service")
+    assert unit["reloads"] == 1 and unit["starts"] == 1
+    assert run_module("daemon", _reloading(tmp_path, "a=2\n"))["changed"] is False
+
+
+def test_a_reload_lost_to_a_failed_run_is_done_by_the_next_run(tmp_path, systemd):
+    run_module("daemon", _reloading(tmp_path, "a=1\n", restart="pending"))
+    first = run_module("daemon", _reloading(tmp_path, "a=2\n", restart="pending"))
+    assert first["restart_pending"] == ["demo"]
+    os.unlink(str(tmp_path / "state" / "demo.service.pending.json"))   # the run failed before its handler; record lost too
+    again = run_module("daemon", _reloading(tmp_path, "a=2\n", restart="pending"))
+    assert again["restart_pending"] == ["demo"] and "since its last reload" in again["units"]["demo"]["reason"]
+    handler = run_module("daemon", dict(restart_pending=True, state_dir=str(tmp_path / "state")))
+    assert handler["units"]["demo"]["action"] == "reloaded" and systemd.unit("demo.service")["reloads"] == 1
+    assert run_module("daemon", _reloading(tmp_path, "a=2\n", restart="pending"))["restart_pending"] == []

@@ -187,7 +187,7 @@ def test_unknown_units_and_unknown_restart_targets_are_refused(host, systemd):
         run_daemon(unknown)
     params = host.params()
     params["files"][0]["restarts"] = ["other"]
-    with pytest.raises(DaemonError, match=r"files\[0\] .*: restarts \['other'\], which is not in units \(demo\)"):
+    with pytest.raises(DaemonError, match=r"files\[0\] .*: restarts or reloads \['other'\], which is not in units \(demo\)"):
         run_daemon(params)
 
 
@@ -222,7 +222,8 @@ def test_records_are_json_with_the_digest(host, systemd):
     run_daemon(host.params())
     with open(os.path.join(host.state_dir, "demo.service.json")) as handle:
         record = json.load(handle)
-    assert set(record) == {"digest"} and len(record["digest"]) == 64
+    # reload_digest: of the files naming it in reloads (none here)
+    assert set(record) == {"digest", "reload_digest"} and len(record["digest"]) == 64 and record["reload_digest"] is None
 
 
 @pytest.fixture
