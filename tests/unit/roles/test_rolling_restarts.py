@@ -42,3 +42,27 @@ def test_a_rolling_restart_stops_at_the_first_failed_host(handler):
     assert handler['loop_control']['break_when'] == '%s is failed' % handler['register']
     assert 'pending_restarts(hostvars' in handler['loop'] or handler['loop'] == '{{ _apiserver_roll_hosts }}'
     assert 'when' not in handler, 'run_once evaluates when on one host only: the loop decides who restarts'
+
+
+def _notified(node):
+    if isinstance(node, list):
+        for item in node:
+            yield from _notified(item)
+    elif isinstance(node, dict):
+        if 'notify' in node:
+            value = node['notify']
+            yield from ([value] if isinstance(value, str) else value)
+        for key in ('block', 'rescue', 'always'):
+            yield from _notified(node.get(key) or [])
+
+
+@pytest.mark.parametrize('role', sorted(os.path.basename(os.path.dirname(os.path.dirname(p))) for p in HANDLERS))
+def test_every_notify_names_a_handler_of_the_role(role):
+    """Ansible fails a run that notifies an unknown handler, but only once a task changed: find it here."""
+    with open(os.path.join(ROOT, 'roles', role, 'handlers', 'main.yml'), encoding='utf-8') as handle:
+        handlers = yaml.safe_load(handle) or []
+    names = {h['name'] for h in handlers} | {h['listen'] for h in handlers if h.get('listen')}
+    for path in glob.glob(os.path.join(ROOT, 'roles', role, 'tasks', '*.yml')):
+        with open(path, encoding='utf-8') as handle:
+            for notified in _notified(yaml.safe_load(handle) or []):
+                assert notified in names, '%s notifies %r; the handlers are %s' % (os.path.relpath(path, ROOT), notified, sorted(names))
