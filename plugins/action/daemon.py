@@ -64,8 +64,9 @@ class ActionModule(ActionBase):
         return lookup.run([name], variables=task_vars)[0]
 
     def _resolve(self, files, task_vars):
-        """Module-ready file entries, and {index: controller path} of the ones too big to inline."""
-        out, big = [], {}
+        """Module-ready file entries, {index: controller path} of the ones too big to inline, and (check mode)
+        {path on the host: controller source} of the files whose source is not on the controller yet."""
+        out, big, undecided = [], {}, {}
         for index, raw in enumerate(files):
             item = dict(raw)
             where = "files[%d] %s" % (index, item.get("path") or "(no path)")
@@ -74,7 +75,15 @@ class ActionModule(ActionBase):
                     item["content"] = self._render(item.pop("template"), task_vars)
                 expected = item.pop("src_sha256", None)
                 if item.get("src") is not None:
-                    local = self._find_needle("files", item.pop("src"))
+                    try:
+                        local = self._find_needle("files", item["src"])
+                    except AnsibleError:
+                        if not self._play_context.check_mode:
+                            raise
+                        # check mode: an earlier stage (the controller's PKI, a build) only reported this file
+                        undecided[item["path"]] = item.pop("src")
+                        continue
+                    item.pop("src")
                     if expected is not None and _sha256(local) != expected:
                         raise AnsibleActionFail(
                             "%s: the controller's %s has sha256 %s, not the %s it was built with: it changed after the "
@@ -85,11 +94,11 @@ class ActionModule(ActionBase):
                             item["content_base64"] = base64.b64encode(handle.read()).decode("ascii")
                     else:
                         item["checksum"] = _sha256(local)
-                        big[index] = local
+                        big[len(out)] = local  # its position in the module's files
             except (AnsibleError, OSError) as exc:
                 raise AnsibleActionFail("%s: %s" % (where, exc)) from None
             out.append(item)
-        return out, big
+        return out, big, undecided
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -97,8 +106,10 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         if not isinstance(args.get("files") or [], list):
             raise AnsibleActionFail("files must be a list of dicts, got %s" % type(args.get("files")).__name__)
-        files, big = self._resolve(args.get("files") or [], task_vars)
+        files, big, undecided = self._resolve(args.get("files") or [], task_vars)
         args["files"] = files
+        if undecided:
+            args["check_mode_undecided"] = sorted(undecided)
         try:
             answer = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
             wanted = answer.get("need_transfer") or []
@@ -119,6 +130,13 @@ class ActionModule(ActionBase):
         # the arguments carry whole files (and may carry secrets): never echo them back
         answer.pop("invocation", None)
         result.update(answer)
+        if undecided and not answer.get("failed"):
+            # check mode: these would be written from sources an earlier stage only reported
+            result["changed"] = True
+            result["files"] = dict(result.get("files") or {}, **dict((path, "not decided") for path in undecided))
+            result["check_mode_undecided"] = dict(
+                (path, "its source %s is not on the controller yet (an earlier stage reported it in check mode)" % src)
+                for path, src in undecided.items())
         if answer.get("managed") and not answer.get("failed") and not self._play_context.check_mode:
             previous = (task_vars.get("ansible_facts") or {}).get(FACT)
             result["ansible_facts"] = {FACT: merge_managed(previous, answer["managed"], task_vars.get("_kubeha_run_id"))}

@@ -260,6 +260,14 @@ options:
     description: Where the restart records are kept on the host (C(0700)).
     type: path
     default: /var/lib/kubeha/daemons
+  check_mode_undecided:
+    description:
+      - Set by the action plugin in check mode - files whose O(files[].src) is not on the controller yet (an earlier
+        stage, such as the controller's PKI, only reported it). They are left out, reported as C(not decided), and a
+        validation that fails while they are missing is reported in RV(validation_skipped) instead of failing.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -425,6 +433,7 @@ def main():
             restart_pending=dict(type="bool", default=False),
             health_timeout=dict(type="float", default=60),
             state_dir=dict(type="path", default="/var/lib/kubeha/daemons"),
+            check_mode_undecided=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
         # files carry keys and tokens: no "Invoked with ..." line in the host's journal, whatever a file holds

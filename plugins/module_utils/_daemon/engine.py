@@ -280,7 +280,7 @@ class Run:
         if wanted and self.check_mode:
             self.result["validation_skipped"] = "packages %s are not installed yet" % ", ".join(wanted)
         else:
-            undecided = _files.validate_with_new_files(changes, self.check_mode)
+            undecided = _files.validate_with_new_files(changes, self.check_mode, self.params.get("check_mode_undecided") or [])
             if undecided:
                 self.result["validation_skipped"] = undecided
         if diff:

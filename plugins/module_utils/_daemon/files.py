@@ -209,11 +209,13 @@ def missing_parents(changes):
     return sorted(out, key=lambda p: p.count("/"))
 
 
-def _systemd_validate(candidate, spec, where, coming=frozenset()):
+def _systemd_validate(candidate, spec, where, coming=frozenset(), check_mode=False):
     """Check a unit file (``systemd:UNIT``) or a drop-in (``systemd:UNIT:DROPIN``) with systemd-analyze verify.
 
     systemd-analyze exits 0 on unknown keys and unparsable values; any message naming the unit fails too.
     A command that does not exist yet but is one of ``coming`` (executables this call writes) is not a fault.
+    In check mode a missing command may be one an earlier role only reported (its binaries): when that is
+    all systemd-analyze found, the verdict is left open (returned as the reason) instead of failing.
     """
     parts = spec.split(":")
     unit = parts[1] if len(parts) > 1 else ""
@@ -237,16 +239,25 @@ def _systemd_validate(candidate, spec, where, coming=frozenset()):
         msgs = [line for line in text.splitlines() if work + "/" in line or (unit + ":") in line]
         waived = [line for line in msgs if MISSING_COMMAND.search(line) and MISSING_COMMAND.search(line).group(1) in coming]
         msgs = [line for line in msgs if line not in waived]
+        missing = sorted(set(MISSING_COMMAND.search(line).group(1) for line in msgs if MISSING_COMMAND.search(line)))
+        if check_mode and msgs and len(missing) == len(msgs):
+            return "%s: systemd-analyze verify %s not decided in check mode: %s not installed yet" % (
+                where, unit, ", ".join(missing))
         if msgs or (rc != 0 and not waived):
             raise DaemonError("%s: systemd-analyze verify %s%s refused it: %s; nothing was written" % (
                 where, unit, " (drop-in %s)" % dropin if dropin else "", tail(text.replace(work + "/", ""))))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return None
 
 
-def validate(changes):
-    """Run every changed file's validation on a temporary copy; raises before anything is written."""
+def validate(changes, check_mode=False):
+    """Run every changed file's validation on a temporary copy; raises before anything is written.
+
+    Returns why some validation was not decided (check mode only), or None.
+    """
     coming = frozenset(c.item.path for c in changes if c.item.state == "file" and c.content_changed and c.item.mode & 0o111)
+    undecided = []
     for change in changes:
         item = change.item
         if not item.validate or not change.content_changed or item.data is None:
@@ -258,7 +269,9 @@ def validate(changes):
                 handle.write(item.data)
             os.chmod(candidate, item.mode)
             if item.validate.startswith("systemd:"):
-                _systemd_validate(candidate, item.validate, item.where, coming)
+                open_verdict = _systemd_validate(candidate, item.validate, item.where, coming, check_mode)
+                if open_verdict:
+                    undecided.append(open_verdict)
                 continue
             if "%s" not in item.validate:
                 raise DaemonError("%s: validate '%s' has no %%s for the candidate file" % (item.where, item.validate))
@@ -269,6 +282,7 @@ def validate(changes):
                     item.where, item.validate, rc, tail((err + "\n" + out).replace(candidate, item.path)) or "no output"))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    return "; ".join(undecided) or None
 
 
 def new_plain_files(changes):
@@ -277,24 +291,25 @@ def new_plain_files(changes):
             and not c.item.validate and os.path.isdir(os.path.dirname(c.item.path))]
 
 
-def validate_with_new_files(changes, check_mode):
+def validate_with_new_files(changes, check_mode, undecided=()):
     """validate(), with this call's new plain files on the host while the validations run.
 
     A configuration may name a file the same call creates (haproxy's CA): those files are laid out
     first. They are new, so nothing on the host is replaced; if a validation fails they are removed
     again and nothing is left. In check mode they cannot be laid out: a failing validation then
-    returns why it was not decided (the file it may need is not there yet) instead of failing.
+    returns why it was not decided (the file it may need is not there yet) instead of failing, and so
+    does one while ``undecided`` names files an earlier stage only reported (their sources are not there).
     """
     new = new_plain_files(changes)
     if check_mode:
         try:
-            validate(changes)
+            return validate(changes, check_mode=True)
         except DaemonError as exc:
-            if not new:
+            missing = [c.item.path for c in new] + list(undecided)
+            if not missing:
                 raise
             return "%s (files this call creates are not on the host yet: %s; the validation runs with them in the real run)" % (
-                exc, ", ".join(c.item.path for c in new))
-        return None
+                exc, ", ".join(missing))
     laid_out = []
     try:
         for change in new:

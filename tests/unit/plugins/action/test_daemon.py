@@ -135,3 +135,42 @@ def test_a_controller_file_that_changed_since_its_build_is_not_sent(play):
     _result, out = run("-e", "helper_sha256=" + built, fails=True)
     assert "helper.sh has sha256" in out and "not the %s it was built with" % built in out and "nothing was sent" in out
     assert (root / "bin/helper").read_text() == "#!/bin/sh\necho helper\n"
+
+
+LATER = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: A file whose source an earlier stage only reported
+      kubeha.cluster.daemon:
+        files:
+          - {path: "{{ root }}/etc/ca.crt", src: "{{ root }}/controller/ca.crt", mode: "0644"}
+          - {path: "{{ root }}/etc/demo.conf", content: "ca = {{ root }}/etc/ca.crt\\n", mode: "0644", validate: "grep -q BEGIN %s"}
+        state_dir: "{{ root }}/state"
+      register: demo
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ demo | to_json }}"
+        dest: "{{ result }}"
+        mode: "0600"
+      check_mode: false
+"""
+
+
+def test_check_mode_reports_a_file_whose_controller_source_is_not_made_yet(tmp_path):
+    """site.yml --check on a fresh controller: the PKI stage only reported the CA; the next stage must not fail on it."""
+    (tmp_path / "later.yml").write_text(LATER)
+    root, result = tmp_path / "host", tmp_path / "result.json"
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+            "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "root=%s" % root, "-e", "result=%s" % result,
+            str(tmp_path / "later.yml")]
+    check = subprocess.run(argv + ["--check"], capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert check.returncode == 0, check.stdout[-3000:]
+    report = json.loads(result.read_text())
+    assert report["changed"] is True and report["files"][str(root / "etc/ca.crt")] == "not decided"
+    assert "is not on the controller yet" in report["check_mode_undecided"][str(root / "etc/ca.crt")]
+    assert "not on the host yet: %s" % (root / "etc/ca.crt") in report["validation_skipped"]
+    assert not root.exists()
+    real = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert real.returncode != 0 and "controller/ca.crt" in real.stdout, "a real run still refuses a missing source"

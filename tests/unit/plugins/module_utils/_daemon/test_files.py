@@ -131,3 +131,27 @@ def test_diffs_show_text_hide_secrets_and_summarise_binaries(tmp_path):
     assert secret_diff["after"].startswith("(secret content changed, mode 0600")
     assert "new-secret" not in str(secret_diff) and "old-secret" not in str(secret_diff)
     assert blob_diff["before"] == "absent\n" and "content sha256" in blob_diff["after"]
+
+
+def test_check_mode_leaves_a_unit_open_when_only_its_binary_is_missing(tmp_path):
+    """An earlier role (kube_binaries) only reported the binary in check mode: not decided, not a failure."""
+    unit = tmp_path / "demo.service"
+    later = items(dict(path=str(unit), content="[Service]\nExecStart=/usr/local/bin/kubeha-not-there\n", mode="0644",
+                       validate="systemd:demo.service"))
+    with pytest.raises(DaemonError, match="kubeha-not-there is not executable"):
+        F.validate(F.plan(later))                     # a real run refuses it
+    verdict = F.validate(F.plan(later), check_mode=True)
+    assert "not decided in check mode: /usr/local/bin/kubeha-not-there not installed yet" in verdict
+    both = items(dict(path=str(unit), content="[Service]\nExecStart=/usr/local/bin/kubeha-not-there\nBogusKey=1\n",
+                      mode="0644", validate="systemd:demo.service"))
+    with pytest.raises(DaemonError, match="BogusKey"):
+        F.validate(F.plan(both), check_mode=True)     # anything else is still a fault
+
+
+def test_check_mode_leaves_a_validation_open_while_a_reported_file_is_missing(tmp_path):
+    conf = tmp_path / "haproxy.cfg"
+    needs = items(dict(path=str(conf), content="ca-file /etc/haproxy/ca.crt\n", mode="0644", validate="false %s"))
+    with pytest.raises(DaemonError):
+        F.validate_with_new_files(F.plan(needs), True)
+    verdict = F.validate_with_new_files(F.plan(needs), True, undecided=["/etc/haproxy/ca.crt"])
+    assert "not on the host yet: /etc/haproxy/ca.crt" in verdict and not conf.exists()
