@@ -21,7 +21,7 @@ LOG = logging.getLogger("podmaster")
 class LeaderAvoider:
     """Moves etcd's leadership away from ``local_endpoint``'s member while this podmaster holds a key."""
 
-    def __init__(self, client, local_endpoint, interval=5.0, backoff=30.0):
+    def __init__(self, client, local_endpoint, interval=2.0, backoff=10.0):
         self.client = client
         self.local_endpoint = local_endpoint
         self.interval = float(interval)
