@@ -12,6 +12,8 @@ The configuration is one JSON object (the control_plane role writes it)::
       "ttl": 4, "renew_interval": 1, "margin": 2, "poll_interval": 0.25, "timeout": 0.75, "max_backoff": 1,
       "watchdog": 1, "stop_timeout": 0.5,         # systemd's WatchdogSec and the units' TimeoutStopSec
       "status_file": "/run/kubeha/podmaster.json",
+      "apiserver": {"url": "https://127.0.0.1:6443", "ca_cert": "/srv/kubernetes/ca.crt"},  # host mode: where a
+                                                   # dead holder's Lease is released (components[].lease)
       "local_endpoint": "https://10.0.0.11:2379",  # this master's etcd member: keep etcd's leader off it while
                                                    # holding a key ("" or absent: never move etcd's leadership)
       "components": [
@@ -48,6 +50,7 @@ from .._etcd.client import EtcdClient, EtcdConfigError, parse_endpoint
 from .activator import HostActivator, StaticPodActivator
 from .elector import Component, Elector, Settings
 from .etcdleader import LeaderAvoider
+from .k8slease import LeaseReleaser
 
 DEFAULT_KEY_PREFIX = "/kubeha/podmaster/"
 DEFAULT_STATUS_FILE = "/run/kubeha/podmaster.json"
@@ -76,13 +79,16 @@ def _component(index, spec, settings):
             raise ConfigError("%s (%s): mode host needs unit (e.g. kube-scheduler.service)" % (where, name))
         activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"),
                                   stop_timeout=settings.stop_timeout, call_timeout=settings.margin / 2)
+        if spec.get("lease") is not None and not isinstance(spec["lease"], dict):
+            raise ConfigError("%s (%s): lease must be an object {namespace, name, client_cert, client_key}" % (where, name))
+        return Component(name, key, activator, lease=spec.get("lease"))
     else:
         raise ConfigError("%s (%s): mode must be static_pod or host, got %r" % (where, name, mode))
     return Component(name, key, activator)
 
 
 def load_config(path, identity=None):
-    """(client, identity, components, settings, status_file, local_endpoint) from the JSON file at ``path``."""
+    """(client, identity, components, settings, status_file, local_endpoint, lease_releaser) from ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
             conf = json.load(handle)
@@ -119,7 +125,11 @@ def load_config(path, identity=None):
         if local not in client.endpoints:
             raise ConfigError("config %s: local_endpoint %s is not one of the endpoints (%s)"
                               % (path, local, ", ".join(client.endpoints)))
-    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE), local
+    apiserver = conf.get("apiserver") or {}
+    releaser = LeaseReleaser(apiserver["url"], apiserver.get("ca_cert"), timeout=settings.timeout) if apiserver.get("url") else None
+    if any(c.lease for c in components) and releaser is None:
+        raise ConfigError("config %s: a component has a lease but apiserver.url is not set (where to release it)" % path)
+    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE), local, releaser
 
 
 def write_status(path, data):
@@ -234,7 +244,7 @@ def main(argv=None):
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s podmaster[%(process)d] %(levelname)s %(message)s")
     try:
-        client, identity, components, settings, status_file, local = load_config(args.config, args.identity)
+        client, identity, components, settings, status_file, local, releaser = load_config(args.config, args.identity)
     except ConfigError as exc:
         sys.stderr.write("podmaster: %s\n" % exc)
         return 2
@@ -243,7 +253,7 @@ def main(argv=None):
                          % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
         return 0
     elector = Elector(client, identity, components, settings,
-                      leader_avoider=LeaderAvoider(client, local) if local else None)
+                      leader_avoider=LeaderAvoider(client, local) if local else None, lease_releaser=releaser)
     logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
                                         ",".join(client.endpoints), settings,
                                         ", ".join("%s (%s)" % (c.name, c.activator.describe()) for c in components))

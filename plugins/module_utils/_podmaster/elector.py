@@ -124,10 +124,11 @@ class Settings:  # pylint: disable=too-many-instance-attributes
 class Component:  # pylint: disable=too-many-instance-attributes
     """One elected component: its key, its activator and what this podmaster knows about it."""
 
-    def __init__(self, name, key, activator):
+    def __init__(self, name, key, activator, lease=None):
         self.name = name
         self.key = key
         self.activator = activator
+        self.lease = lease or None  # the component's own Kubernetes Lease: {namespace, name, client_cert, client_key}
         self.held = False          # the key is bound to our current lease (as last seen)
         self.active = False        # we activated it and have not deactivated it since
         self.holder = ""           # value of the key as last seen ("" when absent or unknown)
@@ -162,8 +163,9 @@ class Elector:  # pylint: disable=too-many-instance-attributes
     """Runs the lock for ``components`` against ``client`` (an ``_etcd`` :class:`EtcdClient`)."""
 
     def __init__(self, client, identity, components, settings=None, clock=boottime, on_change=None,
-                 leader_avoider=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+                 leader_avoider=None, lease_releaser=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
         self.client = client
+        self.lease_releaser = lease_releaser  # releases a dead holder's Kubernetes Lease before a copy starts
         self.leader_avoider = leader_avoider  # keeps etcd's leader off this master while it holds a key
         self.identity = identity
         self.components = list(components)
@@ -416,6 +418,10 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                 if not self._lease_valid(comp, lease_id):
                     return
             error = ""
+            if not comp.active and comp.lease and self.lease_releaser is not None:
+                LOG.info("%s: %s", comp.name, self.lease_releaser.release(
+                    comp.lease.get("namespace") or "kube-system", comp.lease.get("name") or comp.name,
+                    comp.lease.get("client_cert"), comp.lease.get("client_key")))
             try:
                 change = comp.activator.activate()
             except ActivationError as exc:

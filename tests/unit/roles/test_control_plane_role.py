@@ -145,6 +145,12 @@ def test_podmaster_is_checked_with_the_code_that_will_run(rendered):
     config = json.loads(files['/etc/kubeha/podmaster.json']['content'])
     assert config['endpoints'] == ETCD and config['ttl'] == 4 and config['watchdog'] == 1.0 and [c['unit'] for c in config['components']] == [
         c + '.service' for c in COMPONENTS]
+    # host mode: a new holder releases the dead holder's Lease with the component's own certificate
+    leases = {c['name']: c.get('lease') for c in config['components']}
+    assert leases['kube-scheduler'] == {'namespace': 'kube-system', 'name': 'kube-scheduler',
+                                        'client_cert': '/srv/kubernetes/scheduler.crt', 'client_key': '/srv/kubernetes/scheduler.key'}
+    assert leases['kube-controller-manager']['client_cert'] == '/srv/kubernetes/controller-manager.crt'
+    assert config['apiserver'] == {'url': 'https://127.0.0.1:6443', 'ca_cert': '/srv/kubernetes/ca.crt'}
     pyz = shlex.split(files['/usr/local/lib/kubeha/podmaster.pyz']['validate'])
     assert pyz[:4] == ['/usr/bin/python3', '%s', '--check', '--config-json'] and json.loads(pyz[4]) == config
     check = shlex.split(files['/etc/kubeha/podmaster.json']['validate'])

@@ -24,7 +24,8 @@ def write(tmp_path, **conf):
 
 
 def test_defaults(tmp_path):
-    client, identity, comps, settings, status, local = load_config(write(tmp_path))
+    client, identity, comps, settings, status, local, releaser = load_config(write(tmp_path))
+    assert releaser is None
     assert local == ""
     assert identity == os.uname().nodename
     assert [c.key for c in comps] == ["/kubeha/podmaster/kube-scheduler"]
