@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
@@ -71,9 +73,18 @@ def test_controller_paths_count_by_content_and_missing_ones_count_too(tmp_path):
 def test_a_big_file_counts_by_size_and_time(tmp_path):
     big = tmp_path / "kube-apiserver"
     big.write_bytes(b"x" * (sd.BIG + 1))
+    os.utime(big, (1000000000, 1000000000))
     first = sd.paths_digest([str(big)])
     big.write_bytes(b"y" * (sd.BIG + 2))
-    assert sd.paths_digest([str(big)]) != first
+    os.utime(big, (1000000000, 1000000000))
+    assert sd.paths_digest([str(big)]) != first, "a new size alone changes it"
+    resized = sd.paths_digest([str(big)])
+    os.utime(big, (1000000500, 1000000500))
+    assert sd.paths_digest([str(big)]) != resized, "a new mtime alone (same size) changes it"
+    timed = sd.paths_digest([str(big)])
+    big.write_bytes(b"z" * (sd.BIG + 2))          # new bytes, same size and time: not read, so the same digest
+    os.utime(big, (1000000500, 1000000500))
+    assert sd.paths_digest([str(big)]) == timed
 
 
 def test_the_collection_is_an_input(tmp_path):

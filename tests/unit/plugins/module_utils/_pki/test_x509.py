@@ -122,4 +122,5 @@ def test_ip_named_host_becomes_ip_san(params, run, tmp_path):
     run(params(masters=[dict(name="10.0.0.9", ip="10.0.0.9")], etcd_members=[dict(name="e1", ip="10.0.0.3")], nodes=[]))
     dns, ips = _sans(_cert(tmp_path / "secrets", "kubernetes/apiserver.crt"))
     assert "10.0.0.9" in ips and "10.0.0.9" not in dns
-    assert all(ipaddress.ip_address(a) for a in ips)
+    # every IP SAN parses as an address (ip_address raises otherwise; an address object is always truthy)
+    assert [str(ipaddress.ip_address(a)) for a in ips] == list(ips)
