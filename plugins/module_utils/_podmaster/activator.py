@@ -163,8 +163,11 @@ class HostActivator:
         return self.state() in self.RUNNING
 
     def activate(self):
-        if self.is_active():
-            return None
+        try:
+            if self.is_active():
+                return None
+        except ActivationError:
+            pass  # systemd slow to answer: start anyway (a start of a running unit changes nothing)
         proc = self._run_bounded("start", "--no-block", self.unit)
         if proc.returncode != 0:
             raise ActivationError("systemctl start %s failed (exit %d): %s"

@@ -78,7 +78,7 @@ def _component(index, spec, settings):
         if not spec.get("unit"):
             raise ConfigError("%s (%s): mode host needs unit (e.g. kube-scheduler.service)" % (where, name))
         activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"),
-                                  stop_timeout=settings.stop_timeout, call_timeout=settings.margin / 2)
+                                  stop_timeout=settings.stop_timeout, call_timeout=settings.margin * 0.9)
         if spec.get("lease") is not None and not isinstance(spec["lease"], dict):
             raise ConfigError("%s (%s): lease must be an object {namespace, name, client_cert, client_key}" % (where, name))
         return Component(name, key, activator, lease=spec.get("lease"))

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 
+from .._etcd.client import EtcdError
+
 LOG = logging.getLogger("podmaster")
 
 
@@ -28,6 +30,15 @@ class LeaderAvoider:
         self.backoff = float(backoff)
         self.next_check = 0.0
         self.moves = 0
+
+    def _answers(self, member, call):
+        for url in member["client_urls"]:
+            try:
+                if call(self.client.status, url.rstrip("/"))["member_id"] == member["id"]:
+                    return True
+            except EtcdError:
+                continue  # refused, timed out, TLS: not a target now
+        return False
 
     def check(self, now, holders, call=None):
         """Move the leadership if the local member leads; returns what was done (or None).
@@ -43,9 +54,11 @@ class LeaderAvoider:
         if not status["leader"] or status["leader"] != status["member_id"]:
             return None
         members = call(self.client.member_list)
-        voters = sorted((m for m in members if m["id"] != status["member_id"] and not m["is_learner"] and m["client_urls"]),
-                        key=lambda m: m["name"])
-        target = next((m for m in voters if m["name"] not in holders), voters[0] if voters else None)
+        # only to a voting member on a master that holds no key (else two holders would hand it back and forth),
+        # and only one that answers now: a transfer to a member that is down stalls etcd's writes until it times out
+        voters = sorted((m for m in members if m["id"] != status["member_id"] and not m["is_learner"] and m["client_urls"]
+                         and m["name"] not in holders), key=lambda m: m["name"])
+        target = next((m for m in voters if self._answers(m, call)), None)
         if target is None:
             return None
         call(self.client.move_leader, self.local_endpoint, target["id"])

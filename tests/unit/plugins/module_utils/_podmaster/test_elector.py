@@ -267,6 +267,8 @@ def test_standby_stops_a_copy_started_behind_its_back(spawn, etcd_tls):
     wait_for(lambda: not standby.active, FAST["renew_interval"] + SLACK, "the standby to remove the stray copy")
     warning = "WARNING kube-scheduler: found running here without holding key %s" % standby.key
     wait_for(lambda: warning in standby.log(offset), 2, "the standby to log that it stopped the stray copy")
+    # the warning comes first, the transition once the stop (outside the elector's lock) is done
+    wait_for(lambda: "active -> standby" in standby.log(offset), 2, "the standby to log the transition")
     after = standby.log(offset)
     assert "active -> standby" in after and "removed %s" % standby.dest in after
     wait_for(lambda: standby_sees("reason", "running here without holding key"), 2, "the standby's status to say why")

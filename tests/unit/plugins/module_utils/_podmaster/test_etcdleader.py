@@ -30,3 +30,16 @@ def test_a_holder_hands_etcds_leadership_to_a_master_without_a_key(etcd_fresh_pl
     # a member that does not lead does nothing, whoever holds what
     follower = next(m.client_url for m in cluster.members if m.name == others[0])
     assert LeaderAvoider(EtcdClient(cluster.endpoints), follower).check(0.0, {others[0]}) is None
+
+
+def test_the_leadership_never_goes_to_a_member_that_is_down_or_holds_a_key(etcd_fresh_plain):
+    """A transfer to a stopped member stalls etcd's writes until it times out; to another holder, it comes back."""
+    cluster = etcd_fresh_plain
+    endpoint, name = wait_until(lambda: leader_of(cluster)[0] and leader_of(cluster), 30, "an etcd leader")
+    others = sorted((m for m in cluster.members if m.name != name), key=lambda m: m.name)
+    others[1].stop(kill=True)                       # down: its member entry still lists its client URL
+    avoider = LeaderAvoider(EtcdClient([m.client_url for m in cluster.members], timeout=2), endpoint)
+    assert avoider.check(0.0, {name, others[0].name}) is None, "the only other voter without a key is down"
+    assert leader_of(cluster)[1] == name
+    done = avoider.check(100.0, {name})
+    assert done and "to %s" % others[0].name in done
