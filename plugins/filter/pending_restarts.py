@@ -59,22 +59,23 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 
-def pending_restarts(hosts, hostvars, result, only=None):
-    """Hosts (in the given order) whose registered daemon result ``result`` has restarts pending."""
+def registered_results(hosts, hostvars, result, filter_name):
+    """(host, the dict it registered as ``result``, or {}) for each host, in the given order."""
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("pending_restarts: expected a list of host names (ansible_play_hosts), got %r" % (hosts,))
-    keep = set(only or [])
-    out = []
+        raise AnsibleFilterError("%s: expected a list of host names (ansible_play_hosts), got %r" % (filter_name, hosts))
     for host in hosts:
-        if keep and host not in keep:
-            continue
         try:
             registered = hostvars[host].get(result)
         except (KeyError, AttributeError):
             registered = None
-        if isinstance(registered, dict) and registered.get("restart_pending"):
-            out.append(host)
-    return out
+        yield host, registered if isinstance(registered, dict) else {}
+
+
+def pending_restarts(hosts, hostvars, result, only=None):
+    """Hosts (in the given order) whose registered daemon result ``result`` has restarts pending."""
+    keep = set(only or [])
+    return [host for host, registered in registered_results(hosts, hostvars, result, "pending_restarts")
+            if (not keep or host in keep) and registered.get("restart_pending")]
 
 
 class FilterModule:

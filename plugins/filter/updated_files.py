@@ -56,7 +56,7 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.kubeha.cluster.plugins.filter.pending_restarts import registered_results
 
 
 def updated_files(hosts, hostvars, result, paths):
@@ -64,19 +64,9 @@ def updated_files(hosts, hostvars, result, paths):
 
     For restarts done by other means than the daemon module's records (monit's control scripts).
     """
-    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("updated_files: expected a list of host names (ansible_play_hosts), got %r" % (hosts,))
     wanted = set(paths or [])
-    out = []
-    for host in hosts:
-        try:
-            registered = hostvars[host].get(result)
-        except (KeyError, AttributeError):
-            registered = None
-        files = (registered or {}).get("files") if isinstance(registered, dict) else None
-        if isinstance(files, dict) and any(files.get(p) == "updated" for p in wanted):
-            out.append(host)
-    return out
+    return [host for host, registered in registered_results(hosts, hostvars, result, "updated_files")
+            if isinstance(registered.get("files"), dict) and any(registered["files"].get(p) == "updated" for p in wanted)]
 
 
 class FilterModule:

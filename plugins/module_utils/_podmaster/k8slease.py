@@ -37,7 +37,7 @@ class LeaseReleaser:
             context.load_cert_chain(client_cert, client_key)
         return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
-    def release(self, namespace, name, client_cert=None, client_key=None, keep_prefix=None):
+    def release(self, namespace, name, client_cert=None, client_key=None):
         """Empty the Lease's holder; returns what happened, as one line for the log."""
         path = "%s/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s" % (self.url, namespace, name)
         try:
@@ -54,8 +54,6 @@ class LeaseReleaser:
         holder = spec.get("holderIdentity") or ""
         if not holder:
             return "Lease %s/%s has no holder: nothing to release" % (namespace, name)
-        if keep_prefix and holder.startswith(keep_prefix):
-            return "Lease %s/%s is held by %s, this master's own: left alone" % (namespace, name, holder)
         spec = dict(spec, holderIdentity=None, leaseDurationSeconds=1)
         body = json.dumps(dict(lease, spec=spec)).encode("utf-8")
         request = urllib.request.Request(path, data=body, method="PUT", headers={"Content-Type": "application/json"})

@@ -98,31 +98,6 @@ def test_a_lease_that_changed_meanwhile_or_an_error_is_left_alone(api):
     assert "not released" in LeaseReleaser("http://127.0.0.1:9").release("kube-system", "kube-scheduler")
 
 
-class Recorder:
-    mode = "host"
-
-    def __init__(self, events):
-        self.events = events
-        self.on = False
-
-    def describe(self):
-        return "recorder"
-
-    def is_active(self):
-        return self.on
-
-    def activate(self):
-        if self.on:
-            return None
-        self.on = True
-        self.events.append("activate")
-        return "started"
-
-    def deactivate(self):
-        was, self.on = self.on, False
-        return "stopped" if was else None
-
-
 class Releaser:
     def __init__(self, events):
         self.events = events
@@ -133,7 +108,7 @@ class Releaser:
 
 
 def test_the_elector_releases_before_it_starts_a_copy_and_only_then():
-    from test_elector_logic import Clock, FakeEtcd  # pylint: disable=import-outside-toplevel,import-error
+    from test_elector_logic import Clock, FakeEtcd, Recorder  # pylint: disable=import-outside-toplevel,import-error
     events, clock = [], Clock()
     comp = Component("kube-scheduler", "/k", Recorder(events),
                      lease={"namespace": "kube-system", "name": "kube-scheduler", "client_cert": "/srv/kubernetes/scheduler.crt"})
