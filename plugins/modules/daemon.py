@@ -188,7 +188,11 @@ options:
         type: bool
         default: false
       inputs:
-        description: Files the unit reads that are not in O(files) (certificates, keys); their content is part of its restart digest.
+        description:
+          - Files the unit reads that are not in O(files) (certificates, keys, a binary unpacked from a release); their
+            content is part of its restart digest.
+          - Their content as of this call is also in RV(managed), so that a later change of one is drift for
+            M(kubeha.cluster.converged_info).
         type: list
         elements: path
         default: []
@@ -358,8 +362,8 @@ managed:
   description:
     - What this call keeps on the host, for M(kubeha.cluster.converged_info) to check on a later run without
       repeating the call. C(files) maps each path to its state, mode, owner, group and (files) the sha256 of its
-      content; C(units) maps each unit to its desired state and health check; C(state_dirs) names where its restart
-      records are.
+      content, and each unit's O(units[].inputs) to the sha256 of its content; C(units) maps each unit to its
+      desired state and health check; C(state_dirs) names where its restart records are.
     - The action plugin adds it to the host's C(kubeha_managed) fact (later calls win for a path they share), which
       M(kubeha.cluster.converged) records at the end of C(site.yml).
   returned: when files or units were given, outside check mode

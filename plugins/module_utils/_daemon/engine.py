@@ -131,7 +131,8 @@ def reload_digest(unit, items):
 
 def managed(items, units, state_dir):
     """What this call keeps on the host, as kubeha.cluster.converged_info checks it later: each file's
-    state, content digest and attributes, each unit's desired state and health check."""
+    state, content digest and attributes, the content of each unit's inputs, each unit's desired state and
+    health check."""
     files = {}
     for item in items:
         entry = dict(state=item.state)
@@ -140,6 +141,13 @@ def managed(items, units, state_dir):
         if item.state == "file":
             entry["sha256"] = item.sha256
         files[item.path] = entry
+    # what a unit reads that another task keeps (certificates, a release's binary): its content as of now, so that a
+    # later change (a replaced binary, a certificate edited by hand) is drift; a file the call keeps wins
+    for unit in units:
+        for path in unit.inputs:
+            digest = sha256_file(path)
+            if path not in files and digest is not None:
+                files[path] = dict(state="file", sha256=digest)
     out_units = {}
     for unit in units:
         entry = dict(kind=unit.kind, state=unit.state, health=unit.health, health_timeout=unit.health_timeout)

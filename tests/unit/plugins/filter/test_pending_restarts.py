@@ -30,14 +30,3 @@ def test_a_host_missing_from_hostvars_is_not_restarted():
 def test_not_a_host_list():
     with pytest.raises(AnsibleFilterError, match='expected a list of host names'):
         pending_restarts('m1', HOSTVARS, '_r')
-
-
-def test_updated_files_in_play_order():
-    from ansible_collections.kubeha.cluster.plugins.filter.updated_files import updated_files  # pylint: disable=import-outside-toplevel
-    hostvars = {'n1': {'_d': {'files': {'/a': 'updated', '/b': 'unchanged'}}},
-                'n2': {'_d': {'files': {'/a': 'created'}}},
-                'n3': {'_d': {'files': {'/b': 'updated'}}}, 'n4': {}}
-    assert updated_files(['n3', 'n2', 'n1', 'n4'], hostvars, '_d', ['/a', '/b']) == ['n3', 'n1']
-    assert updated_files(['n1', 'n2'], hostvars, '_d', ['/b']) == []
-    with pytest.raises(AnsibleFilterError, match='expected a list of host names'):
-        updated_files('n1', hostvars, '_d', ['/a'])

@@ -166,3 +166,21 @@ def test_a_unit_that_is_not_settled_is_drift(host):
     host.systemd._save(state)  # pylint: disable=protected-access
     (problem,) = _drift(host)
     assert problem.startswith("demo.service: activating") and problem.endswith(", started recorded")
+
+
+def test_a_units_input_kept_by_another_task_is_recorded_and_its_change_is_drift(tmp_path, systemd):
+    """A release's binary unpacked by get_url/unarchive, a certificate from the secrets role: the daemon call does not
+    write them, but a changed one must call for a full run (issue 14 item 6)."""
+    systemd.add("demo.service")
+    binary = tmp_path / "opt" / "demo"
+    binary.parent.mkdir()
+    binary.write_bytes(b"release one")
+    params = dict(state_dir=str(tmp_path / "state"), files=[],
+                  units=[dict(name="demo", enabled=True, inputs=[str(binary)])])
+    managed = run_daemon(params)["managed"]
+    assert managed["files"] == {str(binary): dict(state="file", sha256=converged.sha256_file(str(binary)))}
+    stamp = str(tmp_path / "converged.json")
+    converged.write(stamp, converged.record(DIGEST, managed), False)
+    assert converged.check(stamp, DIGEST)["converged"] is True
+    binary.write_bytes(b"replaced by hand")
+    assert converged.check(stamp, DIGEST)["drift"] == ["%s: content differs from the recorded sha256" % binary]
