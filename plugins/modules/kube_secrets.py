@@ -381,7 +381,7 @@ def main():
         if not module.check_mode:
             engine.apply()
         bundles = engine.bundles(module.check_mode)
-    except (PkiError, x509.PkiError, OSError) as exc:
+    except (PkiError, OSError) as exc:
         module.fail_json(msg="kube_secrets: %s" % exc, files=engine.files)
     result = dict(changed=engine.changed(), dest=engine.store.root, files=engine.files, bundles=bundles, stale=engine.stale,
                   renew_by=engine.renew_by())

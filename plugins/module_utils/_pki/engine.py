@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki import authfiles, bundle, desired, x509
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki.store import CERT_MODE, KEY_MODE, Store
+# the one error of the PKI code (re-exported: the module catches it from here)
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki.x509 import PkiError
 
 CREATED = "created"
 REISSUED = "reissued"
@@ -36,10 +38,6 @@ def _fmt(when):
 
 def _mode_str(mode):
     return "0%o" % mode if mode is not None else "absent"
-
-
-class PkiError(Exception):
-    """The PKI cannot be made as asked; nothing was written."""
 
 
 class Engine:
@@ -155,7 +153,7 @@ class Engine:
                 try:
                     cert = x509.load_cert(cert_data) if cert_data is not None else None
                     ca_key = x509.load_key(key_data, check=False) if key_data is not None else None
-                except x509.PkiError as exc:
+                except PkiError as exc:
                     problem = str(exc)
             if not problem:
                 if cert is None or ca_key is None:
@@ -200,7 +198,7 @@ class Engine:
         if key_data is not None and not self._forced(desired.SERVICE_ACCOUNT):
             try:
                 sa_key = x509.load_key(key_data, check=False)
-            except x509.PkiError as exc:
+            except PkiError as exc:
                 key_err = str(exc)
         if key_err and not self._forced(desired.SERVICE_ACCOUNT):
             raise PkiError("%s is %s. It signs every service-account token, so it is never replaced on its own: restore it from a "
@@ -242,7 +240,7 @@ class Engine:
                 if x509.key_type_of(key) != key_type:
                     key_reason = "key is %s, %s asked" % (x509.key_type_of(key), key_type)
                     key = None
-            except x509.PkiError as exc:
+            except PkiError as exc:
                 key_reason = "key unreadable: %s" % exc
         ca = self.cas[leaf.ca]
         cert_data, cert_err = self._read(leaf.cert)
@@ -254,7 +252,7 @@ class Engine:
         else:
             try:
                 cert = x509.load_cert(cert_data)
-            except x509.PkiError as exc:
+            except PkiError as exc:
                 reasons.append("unreadable: %s" % exc)
         if cert is not None:
             reasons += self._leaf_problems(leaf, cert, key, ca)
@@ -447,7 +445,7 @@ class Engine:
                 continue
             try:
                 ends.append(x509.load_cert(data).not_valid_after_utc)
-            except x509.PkiError:
+            except PkiError:
                 continue
         return _fmt(min(ends) - self.renew) if ends else None
 
@@ -474,7 +472,7 @@ class Engine:
 def _parses(data):
     try:
         x509.load_cert(data)
-    except x509.PkiError:
+    except PkiError:
         return False
     return True
 
@@ -482,5 +480,5 @@ def _parses(data):
 def _key_type_or_unreadable(data):
     try:
         return x509.key_type_of(x509.load_key(data, check=False))
-    except x509.PkiError:
+    except PkiError:
         return "unreadable"

@@ -37,7 +37,8 @@ PEER = "peer"  # server and client: etcd members talk to each other both ways
 
 
 class PkiError(Exception):
-    """A certificate or key cannot be used; the message says which and what to do."""
+    """The PKI cannot be made or used as asked (a certificate or key, a setting); the message says which and what
+    to do. Nothing was written when it is raised."""
 
 
 def generate_key(key_type):
