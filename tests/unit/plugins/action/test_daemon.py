@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -77,16 +78,19 @@ def test_check_run_rerun_and_a_template_change(play):
     check, _out = run("--check", "--diff")
     assert check["changed"] is True and check["units"]["demo"]["action"] == "started"
     assert set(check["files"].values()) == {"created"} and not (root / "etc").exists()
-    first, _out = run()
+    first, out = run("-vvv")
     assert first["changed"] is True and first["files"][str(root / "bin/demo")] == "created"
+    big = str(base / "files/demo-binary")
+    assert re.search(r"PUT %s TO " % re.escape(big), out), "the first run sends the big file (the check below can fail)"
     assert (root / "bin/demo").read_bytes() == (base / "files/demo-binary").read_bytes()
     assert (root / "bin/helper").read_text() == "#!/bin/sh\necho helper\n"
     assert "greeting = world" in (root / "etc/demo.conf").read_text()
     assert "Ansible managed" in (root / "etc/demo.conf").read_text()
     assert oct(os.stat(root / "etc/demo.conf").st_mode & 0o777) == "0o600"
     assert fake.unit("demo.service")["active"] == "active"
-    again, out = run("-v")
+    again, out = run("-vvv")
     assert again["changed"] is False and set(again["files"].values()) == {"unchanged"}
+    assert not re.search(r"PUT %s TO " % re.escape(big), out), "an unchanged big file is not sent again"
     assert "invocation" not in again and "greeting = world" not in out, "file contents are not echoed back"
     changed, _out = run(greeting="there")
     assert changed["files"][str(root / "etc/demo.conf")] == "updated" and changed["units"]["demo"]["action"] == "restarted"
