@@ -232,6 +232,12 @@ class StatusWriter:
         self._written = now
 
 
+def _min_live_ttl(settings):
+    """Whole seconds a live holder's lease always has left: it renews every renew_interval and steps down at the
+    margin, so at least TTL - margin (etcd reports whole seconds, rounded down)."""
+    return max(1, int(settings.ttl - settings.margin))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="podmaster", description="Run components on exactly one master at a time, "
                                      "elected with an etcd lease lock.")
@@ -253,7 +259,9 @@ def main(argv=None):
                          % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
         return 0
     elector = Elector(client, identity, components, settings,
-                      leader_avoider=LeaderAvoider(client, local) if local else None, lease_releaser=releaser)
+                      leader_avoider=LeaderAvoider(client, local, keys=[c.key for c in components],
+                                                   min_ttl=_min_live_ttl(settings), quiet=settings.ttl + 2) if local else None,
+                      lease_releaser=releaser)
     logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
                                         ",".join(client.endpoints), settings,
                                         ", ".join("%s (%s)" % (c.name, c.activator.describe()) for c in components))
