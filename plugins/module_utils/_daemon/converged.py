@@ -10,9 +10,8 @@ that brings the same inputs and finds every file, unit and health check as recor
 pending and no certificate due for renewal, has nothing to do on that host.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import datetime
 import grp

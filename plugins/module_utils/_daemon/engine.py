@@ -11,9 +11,8 @@ restart never happened. With ``restart: pending`` the restart is left to a later
 ``restart_pending: true`` (a throttled handler), so masters or members restart one at a time.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import hashlib
 import json

@@ -8,9 +8,8 @@ nothing on the host. Files are replaced by rename from a temporary file in the s
 mode and owner set before the rename: a reader never sees a half-written or wrongly-owned file.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import base64
 import grp

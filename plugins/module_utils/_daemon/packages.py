@@ -8,9 +8,8 @@ etcd-server starts a single-node etcd, haproxy binds :80); a temporary policy-rc
 the daemon starts only when kubeha has written its files.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import os
 

@@ -8,9 +8,8 @@ Both have the form the apiserver reads (``--basic-auth-file``, ``--token-auth-fi
 for as long as the user is listed; adding a user adds only that line, removing one removes only it.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import csv
 import io

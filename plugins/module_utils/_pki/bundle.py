@@ -9,9 +9,8 @@ changed. GNU tar's ``--diff`` on the host (what ``ansible.builtin.unarchive`` ru
 file whose content, mode, owner or mtime differs, and unpacking restores all four.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import io
 import tarfile

@@ -19,9 +19,8 @@ Controller-side layout (relative to the secrets directory, 0700 directories)::
     bundles/<host>.tar                          what each host receives, ready to unpack at /
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import ipaddress
 import re

@@ -10,9 +10,8 @@ service-account key) is made when absent and otherwise never replaced unless ``r
 names it. Keys are generated only when a file needs a new one, all at once on a thread pool.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import datetime
 import hashlib

@@ -7,9 +7,8 @@ The only file of the collection that touches ``cryptography``; the rest of ``_pk
 plain values these functions return.
 """
 
-from __future__ import absolute_import, annotations, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type  # pylint: disable=invalid-name
 
 import datetime
 import ipaddress
