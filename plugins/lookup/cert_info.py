@@ -11,8 +11,9 @@ short_description: Subject and validity of certificate files on the controller
 version_added: 0.2.0
 description:
   - For each term, a certificate file (PEM) on the controller, one dictionary - C(path), C(exists), and for a
-    certificate that could be read C(subject), C(not_after) (ISO 8601, UTC) and C(days_left) (whole days, negative once
-    it has expired); C(error) says why a file that exists could not be read.
+    certificate that could be read C(subject), C(not_after) (ISO 8601, UTC), C(days_left) (whole days, negative once
+    it has expired), C(dns_names) and C(ip_addresses) (its subjectAltName entries; IP addresses in their compressed,
+    lower-case form); C(error) says why a file that exists could not be read.
   - Read with the C(cryptography) library the collection's PKI uses; no command runs. A missing or unreadable file is
     reported in its dictionary, never as a failure, so that a status report shows every file.
 options:
@@ -40,7 +41,7 @@ import datetime
 
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._pki.x509 import PkiError, load_cert
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki.x509 import PkiError, load_cert, sans_of
 
 
 def cert_info(path, now=None):
@@ -58,8 +59,9 @@ def cert_info(path, now=None):
     except PkiError as exc:
         return dict(path=path, exists=True, error=str(exc))
     end = cert.not_valid_after_utc
+    dns_names, ips = sans_of(cert)
     return dict(path=path, exists=True, subject=cert.subject.rfc4514_string(), not_after=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                days_left=(end - now).days)
+                days_left=(end - now).days, dns_names=dns_names, ip_addresses=ips)
 
 
 class LookupModule(LookupBase):

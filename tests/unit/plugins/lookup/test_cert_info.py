@@ -28,7 +28,8 @@ def _cert(path, days):
 def test_subject_expiry_and_days_left(tmp_path):
     info = cert_info(_cert(tmp_path / 'ca.crt', 3650), now=NOW)
     assert info == dict(path=str(tmp_path / 'ca.crt'), exists=True, subject='CN=kubernetes',
-                        not_after=(NOW + datetime.timedelta(days=3650, hours=1)).strftime('%Y-%m-%dT%H:%M:%SZ'), days_left=3650)
+                        not_after=(NOW + datetime.timedelta(days=3650, hours=1)).strftime('%Y-%m-%dT%H:%M:%SZ'), days_left=3650,
+                        dns_names=[], ip_addresses=[])
 
 
 def test_an_expired_certificate_has_negative_days(tmp_path):
@@ -47,3 +48,20 @@ def test_the_lookup_returns_one_entry_per_term(tmp_path):
     one = _cert(tmp_path / 'a.crt', 10)
     out = LookupModule().run([one, str(tmp_path / 'b.crt')], variables={})
     assert [o['path'] for o in out] == [one, str(tmp_path / 'b.crt')] and out[0]['subject'] == 'CN=kubernetes'
+
+
+def test_the_subject_alternative_names(tmp_path):
+    """What the loadbalancer role checks: the LB's name and address in the apiserver certificate (IPv6 compressed)."""
+    import ipaddress  # pylint: disable=import-outside-toplevel
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'kube-apiserver')])
+    sans = x509.SubjectAlternativeName([x509.DNSName('k8s.example'), x509.IPAddress(ipaddress.ip_address('10.0.0.100')),
+                                        x509.IPAddress(ipaddress.ip_address('FD00:0:0:0:0:0:0:64'))])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(NOW).not_valid_after(NOW + datetime.timedelta(days=1)).add_extension(sans, critical=False)
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / 'apiserver.crt'
+    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    info = cert_info(str(path), now=NOW)
+    assert info['dns_names'] == ['k8s.example'] and info['ip_addresses'] == ['10.0.0.100', 'fd00::64']
+    assert cert_info(_cert(tmp_path / 'plain.crt', 5), now=NOW)['dns_names'] == []
