@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-
 import base64
-import hashlib
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
+
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._files import sha256_file
 
 # controller files up to this size travel inside the module arguments; bigger ones (real Kubernetes
 # binaries) are compared by sha256 first and transferred only when the host's copy differs
@@ -45,22 +45,14 @@ def merge_managed(previous, managed, run=None):
     return out
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _supports_check_mode = True
     _supports_async = False
 
-    def _render(self, name, task_vars):
+    def _render(self, name, task_vars, template_vars=None):
         lookup = lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
-        return lookup.run([name], variables=task_vars)[0]
+        return lookup.run([name], variables=task_vars, template_vars=template_vars or {})[0]
 
     def _resolve(self, files, task_vars):
         """Module-ready file entries, {index: controller path} of the ones too big to inline, and (check mode)
@@ -70,8 +62,9 @@ class ActionModule(ActionBase):
             item = dict(raw)
             where = "files[%d] %s" % (index, item.get("path") or "(no path)")
             try:
+                template_vars = item.pop("template_vars", None)
                 if item.get("template") is not None:
-                    item["content"] = self._render(item.pop("template"), task_vars)
+                    item["content"] = self._render(item.pop("template"), task_vars, template_vars)
                 expected = item.pop("src_sha256", None)
                 if item.get("src") is not None:
                     try:
@@ -83,16 +76,16 @@ class ActionModule(ActionBase):
                         undecided[item["path"]] = item.pop("src")
                         continue
                     item.pop("src")
-                    if expected is not None and _sha256(local) != expected:
+                    if expected is not None and sha256_file(local) != expected:
                         raise AnsibleActionFail(
                             "%s: the controller's %s has sha256 %s, not the %s it was built with: it changed after the "
                             "build (another local user?); nothing was sent. Run again to rebuild it."
-                            % (where, local, _sha256(local), expected))
+                            % (where, local, sha256_file(local), expected))
                     if os.path.getsize(local) <= INLINE_LIMIT:
                         with open(local, "rb") as handle:
                             item["content_base64"] = base64.b64encode(handle.read()).decode("ascii")
                     else:
-                        item["checksum"] = _sha256(local)
+                        item["checksum"] = sha256_file(local)
                         big[len(out)] = local  # its position in the module's files
             except (AnsibleError, OSError) as exc:
                 raise AnsibleActionFail("%s: %s" % (where, exc)) from None

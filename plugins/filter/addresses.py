@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import get
+
 ETCD_CLIENT_PORT = 2379
-
-
-def _get(mapping, key, default=None):
-    try:
-        value = mapping[key]
-    except (KeyError, TypeError, AttributeError):
-        return default
-    return default if value is None else value
 
 
 def _host_vars(host, hostvars):
@@ -31,14 +25,14 @@ def _host_vars(host, hostvars):
 def node_address(host, hostvars):
     """kubeha_node_ip, else the default IPv4 address, else the first IPv4 address, else ''."""
     hv = _host_vars(host, hostvars)
-    explicit = str(_get(hv, "kubeha_node_ip", "") or "").strip()
+    explicit = str(get(hv, "kubeha_node_ip", "") or "").strip()
     if explicit:
         return explicit
-    facts = _get(hv, "ansible_facts", {}) or {}
-    default = str((_get(facts, "default_ipv4", {}) or {}).get("address") or "").strip()
+    facts = get(hv, "ansible_facts", {}) or {}
+    default = str((get(facts, "default_ipv4", {}) or {}).get("address") or "").strip()
     if default:
         return default
-    every = _get(facts, "all_ipv4_addresses", []) or []
+    every = get(facts, "all_ipv4_addresses", []) or []
     return str(every[0]).strip() if every else ""
 
 
@@ -63,7 +57,7 @@ def etcd_client_urls(hosts, hostvars, scheme="https"):
     """https://<address>:<its etcd_client_port> for each etcd member, in the given order."""
     out = []
     for host in _hosts(hosts, "etcd_client_urls"):
-        port = _get(_host_vars(host, hostvars), "etcd_client_port", ETCD_CLIENT_PORT)
+        port = get(_host_vars(host, hostvars), "etcd_client_port", ETCD_CLIENT_PORT)
         out.append("%s://%s:%s" % (scheme, url_host(node_address(host, hostvars)), port))
     return out
 

@@ -82,6 +82,9 @@ options:
       template:
         description: A Jinja2 template rendered on the controller with the task's variables, found like M(ansible.builtin.template) finds it.
         type: str
+      template_vars:
+        description: Variables for O(files[].template) only, on top of the task's (one template rendered for several files).
+        type: dict
       src:
         description: A file on the controller (a role's C(files/) directory is searched), binaries included.
         type: path
@@ -209,6 +212,13 @@ options:
           ca_path:
             description: CA bundle to verify an HTTPS O(units[].health.url).
             type: path
+          validate_certs:
+            description:
+              - Whether an HTTPS O(units[].health.url) must present a certificate O(units[].health.ca_path) verifies.
+              - V(false) only for a loopback URL of a component that serves a self-signed certificate of its own
+                (kube-scheduler's and kube-controller-manager's health endpoints); the answer is a status, never a secret.
+            type: bool
+            default: true
           client_cert:
             description: Client certificate for O(units[].health.url).
             type: path
@@ -382,6 +392,7 @@ HEALTH = dict(
     url=dict(type="str"),
     status=dict(type="int", default=200),
     ca_path=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
     client_cert=dict(type="path"),
     client_key=dict(type="path", no_log=False),
     port=dict(type="int"),
@@ -396,6 +407,7 @@ FILE = dict(
     content=dict(type="str"),
     content_base64=dict(type="str"),
     template=dict(type="str"),
+    template_vars=dict(type="dict"),
     src=dict(type="path"),
     src_sha256=dict(type="str"),
     checksum=dict(type="str"),

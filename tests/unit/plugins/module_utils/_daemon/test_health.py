@@ -86,3 +86,48 @@ def test_wait_returns_as_soon_as_it_passes_and_gives_up_at_the_bound(tmp_path):
 def test_exactly_one_kind_of_check(check):
     with pytest.raises(DaemonError, match="health needs exactly one of url, port, socket or command"):
         health.check_spec(check, "units[0] x")
+
+
+def test_a_self_signed_https_url_is_refused_unless_validate_certs_is_false(tmp_path):
+    """A component's own self-signed serving certificate (kube-scheduler's): verified by default, skipped only when asked."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost@1700000000")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(hours=1))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "https://127.0.0.1:%d/readyz" % server.server_address[1]
+    try:
+        ok, seen = health.probe(dict(url=url))
+        assert ok is False and "CERTIFICATE_VERIFY_FAILED" in seen
+        assert health.probe(dict(url=url, validate_certs=True))[0] is False
+        assert health.probe(dict(url=url, validate_certs=False)) == (True, "200 ok")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,70 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the roles' plan filters (plugins/filter/*_plan.py) share: the role's variables, Jinja's conversions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.compat.version import LooseVersion
+from ansible.module_utils.parsing.convert_bool import boolean
+
+
+class RoleSettings(dict):
+    """A role's variables by their names without the role's prefix (``etcd_data_dir`` is ``s['data_dir']``).
+
+    The role gathers them, templated, with ``ansible.builtin.varnames`` and ``ansible.builtin.vars``; a name that
+    is not there fails naming the variable."""
+
+    def __init__(self, values, prefix, plugin, exclude=None):
+        if not isinstance(values, Mapping):
+            raise AnsibleFilterError("%s: expected the role's variables (%s*) as a dict, got %r" % (plugin, prefix, values))
+        super().__init__((name[len(prefix):], value) for name, value in values.items()
+                         if name.startswith(prefix) and not (exclude and name.startswith(exclude)))
+        self.prefix, self.plugin = prefix, plugin
+
+    def __missing__(self, name):
+        raise AnsibleFilterError("%s: %s%s is not set (the role's defaults set it; was it given as null?)" % (self.plugin, self.prefix, name))
+
+    def text(self, name):
+        value = self[name]
+        return "" if value is None else str(value)
+
+    def flag(self, name):
+        return boolean(self[name], strict=False)
+
+
+def to_int(value):
+    """Jinja's int filter: 0 for what is not a number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return 0
+
+
+def version_at_least(version, minimum):
+    """Whether a release (with or without its leading v) is at least ``minimum``; False when it is not a version."""
+    try:
+        return LooseVersion(re.sub(r"^v", "", str(version))) >= LooseVersion(minimum)
+    except (TypeError, ValueError):
+        return False
+
+
+def jinja_list(values):
+    """A list as Jinja prints one (``['a', 'b']``), for messages that name what was seen."""
+    return "[%s]" % ", ".join(repr(str(v)) for v in values)
+
+
+def get(mapping, key, default=None):
+    """``mapping[key]``, or ``default`` when there is no such key or mapping, or the value is null."""
+    try:
+        value = mapping[key]
+    except (KeyError, TypeError, AttributeError):
+        return default
+    return default if value is None else value
