@@ -1,6 +1,6 @@
 """Is this master's podmaster up and settled, and what it runs here answering? Print its status if so.
 
-    python3 podmaster-health.py STATUS_FILE [COMPONENT=PORT ...]
+    python3 podmaster-health.py STATUS_FILE [COMPONENT=PORT|COMPONENT=URL ...]
 
 The health check of ``podmaster.service`` (the control_plane role gives it to kubeha.cluster.daemon,
 which runs it after a start or restart and on every run, polling with a bound). Healthy when the status
@@ -11,7 +11,10 @@ is settled here:
   interval);
 - it knows who holds every component (no empty ``holder``);
 - what it holds runs here (``active``), and nothing it does not hold runs here;
-- every COMPONENT it runs here accepts connections on 127.0.0.1:PORT.
+- every COMPONENT it runs here accepts connections on 127.0.0.1:PORT, or answers 200 at URL (the
+  component's /readyz or /healthz on the loopback, which fails while it cannot work, e.g. before it has
+  read what it needs from the API or while it cannot renew its Lease; its self-signed serving certificate
+  is not verified, the answer is only a status).
 
 Exit 0 when healthy, with this master's status on stdout as one line of JSON (identity, pid, lease, when
 it was written, and per component holder, holder_lease, held, active, since): the daemon module returns it as
@@ -24,8 +27,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import sys
 import time
+from urllib.error import HTTPError, URLError
+from urllib.request import HTTPSHandler, Request, build_opener
 
 # what the role's check needs of each component's status (the whole status can exceed what the daemon
 # module returns of a health check's output, 4 KiB)
@@ -84,12 +90,33 @@ def problems(status_file, ports, status=None, now=None):
             out.append("%s: runs here but the key is not held here (holder %s; stopping it?: %s)" % (
                 name, comp.get("holder"), _reason(comp)))
         elif comp.get("active") and name in ports:
-            try:
-                with socket.create_connection(("127.0.0.1", ports[name]), timeout=1):
-                    pass
-            except OSError as exc:
-                out.append("%s runs here but 127.0.0.1:%d refuses connections (%s)" % (name, ports[name], exc.strerror or exc))
+            problem = answers(ports[name])
+            if problem:
+                out.append("%s runs here but %s" % (name, problem))
     return out
+
+
+def answers(where, timeout=2):
+    """Why a component does not answer at ``where`` (a port on 127.0.0.1, or a URL that must answer 200); None when it does."""
+    if isinstance(where, int):
+        try:
+            with socket.create_connection(("127.0.0.1", where), timeout=timeout):
+                return None
+        except OSError as exc:
+            return "127.0.0.1:%d refuses connections (%s)" % (where, exc.strerror or exc)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with build_opener(HTTPSHandler(context=context)).open(Request(where), timeout=timeout) as resp:
+            status, body = resp.status, resp.read(300)
+    except HTTPError as exc:
+        status, body = exc.code, exc.read(300)
+    except (URLError, OSError, ValueError) as exc:
+        return "%s does not answer (%s)" % (where, getattr(exc, "reason", None) or exc)
+    if status != 200:
+        return "%s answers %d: %s" % (where, status, body.decode("utf-8", "replace").strip().replace("\n", " ")[:200])
+    return None
 
 
 def summary(status):
@@ -104,15 +131,15 @@ def summary(status):
 
 def main(argv):
     if not argv:
-        sys.stderr.write("usage: podmaster-health.py STATUS_FILE [COMPONENT=PORT ...]\n")
+        sys.stderr.write("usage: podmaster-health.py STATUS_FILE [COMPONENT=PORT|COMPONENT=URL ...]\n")
         return 2
     ports = {}
     for arg in argv[1:]:
-        name, _sep, port = arg.partition("=")
-        if not port.isdigit():
-            sys.stderr.write("podmaster-health.py: %r is not COMPONENT=PORT\n" % arg)
+        name, _sep, where = arg.partition("=")
+        if not (where.isdigit() or where.startswith(("http://", "https://"))):
+            sys.stderr.write("podmaster-health.py: %r is not COMPONENT=PORT or COMPONENT=URL\n" % arg)
             return 2
-        ports[name] = int(port)
+        ports[name] = int(where) if where.isdigit() else where
     status, problem = load(argv[0])
     found = [problem] if problem else problems(argv[0], ports, status)
     sys.stdout.write(("; ".join(found) if found else summary(status)) + "\n")

@@ -36,7 +36,8 @@ COMPONENTS = ['kube-scheduler', 'kube-controller-manager']
 ETCD = ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379']
 PYZ_SHA256 = 'ab' * 32
 # the role's facts that come from the controller (endpoints from the inventory, the build task's output)
-BASE = {'_control_plane_etcd_endpoints': ETCD, 'role_path': ROLE,
+# (tasks/main.yml sets _control_plane_planned once per run: here it is the plan itself, as it would be)
+BASE = {'_control_plane_etcd_endpoints': ETCD, 'role_path': ROLE, '_control_plane_planned': '{{ _control_plane_plan }}',
         '_control_plane_pyz_build': {'stdout': 'built /tmp/kubeha-podmaster-0123456789abcdef.pyz ' + PYZ_SHA256}}
 DAEMON_ARGS = 'daemon-args.json.j2'
 MODES = {
@@ -67,12 +68,17 @@ def rendered_fixture(tmp_path_factory):
     workdir = tmp_path_factory.mktemp('control-plane-rendered')
     os.symlink(os.path.join(ROLE, 'templates'), str(workdir / 'templates'))
     args_template = workdir / DAEMON_ARGS
-    args_template.write_text("{{ {'files': _control_plane_files, 'units': _control_plane_units} | to_json }}\n")
+    # the files rendered from one template for each component carry their text, as the daemon action renders it
+    args_template.write_text(
+        "{%- set files = [] -%}{%- for f in _control_plane_plan.files -%}"
+        "{%- set _ = files.append(f | combine({'content': lookup('ansible.builtin.template', f.template, template_vars=f.template_vars)})"
+        " if f.template_vars is defined else f) -%}{%- endfor -%}"
+        "{{ {'files': files, 'units': _control_plane_plan.units} | to_json }}\n")
     check_template = workdir / CHECK_TEMPLATE
-    check_template.write_text("{{ {'report': _control_plane_elected_report, 'agreed': _control_plane_agreed | bool,"
-                              " 'message': _control_plane_disagreement} | to_json }}\n")
+    check_template.write_text("{{ {'report': _control_plane_report.components, 'agreed': _control_plane_report.agreed,"
+                              " 'message': _control_plane_report.message} | to_json }}\n")
     problems_template = workdir / 'problems.json.j2'
-    problems_template.write_text("{{ _control_plane_problems | to_json }}\n")
+    problems_template.write_text("{{ _control_plane_plan.problems | to_json }}\n")
     templates = {DAEMON_ARGS: str(args_template), CHECK_TEMPLATE: str(check_template), 'problems.json.j2': str(problems_template)}
     cases = [dict(c, template=templates.get(c['template'], c['template'])) for c in CASES]
     return render(cases, workdir)
@@ -132,7 +138,8 @@ def test_podmaster_host_mode(rendered):
     assert podmaster['inputs'] == ['/srv/kubernetes/etcd-ca.crt', '/srv/kubernetes/apiserver-etcd-client.crt',
                                    '/srv/kubernetes/apiserver-etcd-client.key']
     assert podmaster['health']['command'] == ['/usr/bin/python3', '/usr/local/lib/kubeha/podmaster-health.py',
-                                              '/run/kubeha/podmaster.json', 'kube-scheduler=10259', 'kube-controller-manager=10257']
+                                              '/run/kubeha/podmaster.json', 'kube-scheduler=https://127.0.0.1:10259/readyz',
+                                              'kube-controller-manager=https://127.0.0.1:10257/healthz']
     for path in ('/usr/local/lib/kubeha/podmaster.pyz', '/etc/kubeha/podmaster.json', '/etc/systemd/system/podmaster.service'):
         assert files[path]['restarts'] == ['podmaster']
     assert files['/etc/systemd/system/podmaster.service']['template'] == 'podmaster.service.j2'
@@ -171,7 +178,9 @@ def test_builtin_host_mode_removes_podmaster(rendered):
     for component in COMPONENTS:
         unit = units[component]
         assert unit['enabled'] is True and unit.get('state', 'started') == 'started' and unit['restart'] == 'pending'
-        assert unit['health'] == {'port': {'kube-scheduler': 10259, 'kube-controller-manager': 10257}[component]}
+        # a gate the real program can fail: the scheduler's /readyz (it has read the cluster), the controller-manager's /healthz
+        assert unit['health'] == {'url': {'kube-scheduler': 'https://127.0.0.1:10259/readyz',
+                                          'kube-controller-manager': 'https://127.0.0.1:10257/healthz'}[component], 'validate_certs': False}
 
 
 @pytest.mark.parametrize('mode', ['podmaster-static', 'podmaster-static-pod', 'builtin-static'])
@@ -254,6 +263,37 @@ def test_podmaster_health(tmp_path):
         assert 'more than the lease TTL' in ' '.join(stale)
     status.unlink()
     assert 'status file' in ' '.join(podmaster_health.problems(str(status), {}))
+
+
+def test_podmaster_health_asks_a_component_url_for_200():
+    """COMPONENT=URL: the component must answer 200 there (its /readyz fails until it has read the cluster)."""
+    import http.server
+    import threading
+
+    answers = {'/readyz': (500, b'[-]sched-handler-sync failed: reason withheld')}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  pylint: disable=invalid-name
+            code, body = answers.get(self.path, (404, b'not found'))
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # pylint: disable=arguments-differ
+            pass
+
+    server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = 'http://127.0.0.1:%d/readyz' % server.server_address[1]
+    try:
+        assert podmaster_health.answers(url) == '%s answers 500: [-]sched-handler-sync failed: reason withheld' % url
+        answers['/readyz'] = (200, b'ok')
+        assert podmaster_health.answers(url) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'does not answer' in podmaster_health.answers(url)
+    assert podmaster_health.main(['/nonexistent', 'kube-scheduler=readyz']) == 2
 
 
 def test_podmaster_health_prints_the_status_when_healthy(tmp_path, capsys):
@@ -356,17 +396,21 @@ def test_the_check_takes_the_status_from_the_daemon_call_unless_a_handler_restar
     ]
     tasks = []
     for name, daemon, read in cases:
-        tasks.append({'name': 'Stand-ins for the registered results: ' + name,
-                      'ansible.builtin.set_fact': {'_control_plane_daemon': daemon, '_control_plane_status_read': read}})
+        # before the read task: is this master's status usable (no read), then after it (when it ran)
+        tasks.append({'name': 'Stand-ins for the daemon call: ' + name,
+                      'ansible.builtin.set_fact': {'_control_plane_daemon': daemon, '_control_plane_status_read': {'skipped': True}}})
+        tasks.append({'name': 'Whether the read runs: ' + name, 'ansible.builtin.set_fact': {
+            '_from_daemon': "{{ _control_plane_statuses['localhost'].unreadable is not defined }}"}})
+        tasks.append({'name': 'Stand-ins for the read: ' + name, 'ansible.builtin.set_fact': {'_control_plane_status_read': read}})
         tasks.append({'name': 'Save ' + name, 'ansible.builtin.copy': {
             'dest': str(tmp_path / (name + '.json')), 'mode': '0600',
-            'content': "{{ {'from_daemon': _control_plane_status_from_daemon | bool, 'statuses': _control_plane_statuses,"
-                       " 'agreed': _control_plane_agreed | bool} | to_json }}"}})
+            'content': "{{ {'from_daemon': _from_daemon | bool, 'statuses': _control_plane_statuses,"
+                       " 'agreed': _control_plane_report.agreed} | to_json }}"}})
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump([{
         'name': 'The check', 'hosts': 'all', 'gather_facts': False, 'tasks': tasks,
         'vars_files': [os.path.join(ROLE, 'defaults', 'main.yml'), os.path.join(ROLE, 'vars', 'main.yml')],
-        'vars': {'role_path': ROLE}}]))
+        'vars': {'role_path': ROLE, '_control_plane_planned': '{{ _control_plane_plan }}'}}]))
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0')
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
                              '-e', 'ansible_python_interpreter=%s' % sys.executable, '-e', 'control_plane_group=all', str(playbook)],
