@@ -31,8 +31,8 @@ BASE = {'_apiserver_etcd_urls': ETCD, '_apiserver_config_digest': 'c0ffee', 'api
 # what the role hands to kubeha.cluster.daemon, rendered like the templates (a test-only template, written by the fixture)
 DAEMON_ARGS = 'daemon-args.json.j2'
 DISABLED_TOKEN = dict(BASE, apiserver_anonymous_auth='disabled', apiserver_legacy_token_auth=True)
-LB = {'_loadbalancer_backends': [{'name': 'm1', 'address': '10.0.0.11'}, {'name': 'm2', 'address': '10.0.0.12'}],
-      '_loadbalancer_peers': ['10.0.0.12'], 'loadbalancer_address': '10.0.0.100', 'loadbalancer_node_ip': '10.0.0.11',
+LB = {'_loadbalancer_plan': {'backends': [{'name': 'm1', 'address': '10.0.0.11'}, {'name': 'm2', 'address': '10.0.0.12'}],
+                             'peers': ['10.0.0.12']}, 'loadbalancer_address': '10.0.0.100', 'loadbalancer_node_ip': '10.0.0.11',
       'loadbalancer_vrrp_priority': 150, 'loadbalancer_vip_interface': 'eth0', 'inventory_hostname': 'm1'}
 
 CASES = [
@@ -59,7 +59,7 @@ def rendered_fixture(tmp_path_factory):
     """Every case rendered in one ansible-playbook run."""
     workdir = tmp_path_factory.mktemp('apiserver-rendered')
     args_template = workdir / DAEMON_ARGS
-    args_template.write_text("{{ {'files': _apiserver_files, 'units': _apiserver_units} | to_json }}\n")
+    args_template.write_text("{{ {'files': _apiserver_plan.files, 'units': _apiserver_plan.units} | to_json }}\n")
     cases = [dict(c, template=str(args_template)) if c['template'] == DAEMON_ARGS else c for c in CASES]
     return render(cases, workdir)
 

@@ -1,6 +1,6 @@
 """The secrets role's installer removes the keys a host must no longer keep (issue 14 item 8).
 
-The install script is the one in roles/secrets/vars/main.yml, run as the role runs it (sh -c, the
+The install script is the role's files/install-bundle.sh, run as the role runs it (sh -c, the
 bundle as base64 on stdin); the paths to remove are temporary files, so nothing outside tmp_path is
 touched (an empty bundle installs nothing).
 """
@@ -13,8 +13,6 @@ import os
 import subprocess
 import tarfile
 
-import yaml
-
 from ansible_collections.kubeha.cluster.plugins.filter.bundle_files import bundle_files
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki import desired
 
@@ -22,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 
 def script():
-    with open(os.path.join(ROOT, 'roles', 'secrets', 'vars', 'main.yml'), encoding='utf-8') as handle:
-        return yaml.safe_load(handle)['_secrets_install_script']
+    with open(os.path.join(ROOT, 'roles', 'secrets', 'files', 'install-bundle.sh'), encoding='utf-8') as handle:
+        return handle.read().rstrip('\n')  # as the file lookup reads it
 
 
 def empty_bundle():

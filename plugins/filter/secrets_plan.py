@@ -1,0 +1,109 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The secrets_plan filter: which hosts get which certificates, from the secrets role's variables and the inventory."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: secrets_plan
+short_description: The secrets role's masters, etcd members, nodes and per-host bundles from the inventory
+version_added: 0.3.0
+description:
+  - Computes, from the secrets role's variables and the inventory's groups and addresses, the lists the role hands
+    to C(kubeha.cluster.kube_secrets) (C(masters), C(etcd_members), C(nodes), C(bundles)).
+  - A host without a known address gets an empty C(ip), which the module refuses with the host's name.
+  - Pure function of its arguments.
+options:
+  _input:
+    description: The role's variables, name (with the C(secrets_) prefix) to templated value.
+    type: dict
+    required: true
+  groups:
+    description: The inventory's groups (C(groups)); a group that does not exist counts as empty.
+    type: dict
+    required: true
+  addresses:
+    description: Host name to its cluster address (C(kubeha.cluster.node_addresses)), for at least the masters and etcd members.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: What each host receives
+  ansible.builtin.debug:
+    msg: >-
+      {{ (_secrets_settings | kubeha.cluster.secrets_plan(groups=groups,
+          addresses=groups['all'] | kubeha.cluster.node_addresses(hostvars))).bundles }}
+"""
+
+RETURN = r"""
+_value:
+  description: What the role computes.
+  type: dict
+  contains:
+    masters:
+      description: One C(name), C(ip) per master.
+      type: list
+      elements: dict
+    etcd_members:
+      description: One C(name), C(ip) per etcd member.
+      type: list
+      elements: dict
+    etcd:
+      description: The etcd members' host names.
+      type: list
+      elements: str
+    nodes:
+      description: The hosts that run a kubelet (the masters when C(secrets_masters_are_nodes), and the workers).
+      type: list
+      elements: str
+    bundles:
+      description: What each host receives, one C(host), C(master), C(node), C(etcd_member) (its name, or null) per host.
+      type: list
+      elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+
+def _unique(hosts):
+    out = []
+    for host in hosts:
+        if host not in out:
+            out.append(host)
+    return out
+
+
+def _group(groups, name):
+    hosts = groups.get(name)
+    return list(hosts) if hosts else []
+
+
+def secrets_plan(settings, groups, addresses):
+    """{masters, etcd_members, etcd, nodes, bundles}."""
+    if not isinstance(settings, dict) or not isinstance(groups, dict) or not isinstance(addresses, dict):
+        raise AnsibleFilterError("secrets_plan: expected the dict of the secrets_* variables, groups and a dict of addresses, "
+                                 "got %r, %r and %r" % (type(settings).__name__, type(groups).__name__, type(addresses).__name__))
+    try:
+        masters = _group(groups, settings['secrets_masters_group'])
+        etcd = _group(groups, settings['secrets_etcd_hosts_group'])
+        workers = _group(groups, settings['secrets_workers_group'])
+        nodes = _unique((masters if settings['secrets_masters_are_nodes'] else []) + workers)
+    except KeyError as exc:
+        raise AnsibleFilterError("secrets_plan: the variable %s is missing" % exc.args[0]) from None
+    return {
+        'masters': [{'name': host, 'ip': addresses.get(host, '')} for host in masters],
+        'etcd_members': [{'name': host, 'ip': addresses.get(host, '')} for host in etcd],
+        'etcd': etcd,
+        'nodes': nodes,
+        'bundles': [{'host': host, 'master': host in masters, 'node': host in nodes, 'etcd_member': host if host in etcd else None}
+                    for host in _unique(masters + etcd + workers)],
+    }
+
+
+class FilterModule:
+    """kubeha secrets role filter."""
+
+    def filters(self):
+        return {"secrets_plan": secrets_plan}

@@ -1,0 +1,63 @@
+"""kubeha.cluster.secrets_plan filter: which hosts the secrets role makes certificates for, and what each receives."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kubeha.cluster.plugins.filter.secrets_plan import FilterModule, secrets_plan
+
+SETTINGS = {'secrets_masters_group': 'masters', 'secrets_etcd_hosts_group': 'etcd', 'secrets_workers_group': 'workers',
+            'secrets_masters_are_nodes': True, 'secrets_dir': '/inv/secrets'}
+GROUPS = {'all': ['m1', 'm2', 'e1', 'w1', 'x'], 'masters': ['m1', 'm2'], 'etcd': ['m1', 'e1'], 'workers': ['w1', 'm2'],
+          'ungrouped': []}
+ADDRESSES = {'m1': '10.0.0.11', 'm2': '10.0.0.12', 'e1': 'fd00::21', 'w1': '10.0.0.31', 'x': ''}
+
+
+def plan(**change):
+    return secrets_plan(dict(SETTINGS, **{'secrets_' + k: v for k, v in change.items()}), groups=GROUPS, addresses=ADDRESSES)
+
+
+def test_masters_etcd_members_and_nodes():
+    result = plan()
+    assert FilterModule().filters()['secrets_plan'] is secrets_plan
+    assert result['masters'] == [{'name': 'm1', 'ip': '10.0.0.11'}, {'name': 'm2', 'ip': '10.0.0.12'}]
+    assert result['etcd_members'] == [{'name': 'm1', 'ip': '10.0.0.11'}, {'name': 'e1', 'ip': 'fd00::21'}]
+    assert result['etcd'] == ['m1', 'e1']
+    assert result['nodes'] == ['m1', 'm2', 'w1']  # each once, in order
+
+
+def test_what_each_host_receives():
+    assert plan()['bundles'] == [
+        {'host': 'm1', 'master': True, 'node': True, 'etcd_member': 'm1'},
+        {'host': 'm2', 'master': True, 'node': True, 'etcd_member': None},
+        {'host': 'e1', 'master': False, 'node': False, 'etcd_member': 'e1'},
+        {'host': 'w1', 'master': False, 'node': True, 'etcd_member': None},
+    ]
+
+
+def test_masters_that_are_not_nodes():
+    result = plan(masters_are_nodes=False)
+    assert result['nodes'] == ['w1', 'm2']
+    assert [b['node'] for b in result['bundles']] == [False, True, False, True]
+
+
+def test_a_host_without_an_address_gets_an_empty_ip_and_missing_groups_are_empty():
+    result = secrets_plan(dict(SETTINGS, secrets_etcd_hosts_group='nothere', secrets_workers_group='ungrouped'),
+                          groups=dict(GROUPS, masters=['m1', 'y']), addresses=ADDRESSES)
+    assert result['masters'] == [{'name': 'm1', 'ip': '10.0.0.11'}, {'name': 'y', 'ip': ''}]
+    assert result['etcd_members'] == [] and result['etcd'] == []
+    assert [b['host'] for b in result['bundles']] == ['m1', 'y']
+
+
+@pytest.mark.parametrize('args', [(None, GROUPS, ADDRESSES), (SETTINGS, [], ADDRESSES), (SETTINGS, GROUPS, ['m1'])])
+def test_bad_arguments_are_refused(args):
+    with pytest.raises(AnsibleFilterError, match='secrets_plan: expected'):
+        secrets_plan(args[0], groups=args[1], addresses=args[2])
+
+
+def test_a_missing_variable_is_named():
+    settings = dict(SETTINGS)
+    del settings['secrets_workers_group']
+    with pytest.raises(AnsibleFilterError, match='secrets_workers_group is missing'):
+        secrets_plan(settings, groups=GROUPS, addresses=ADDRESSES)
