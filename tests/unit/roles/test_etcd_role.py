@@ -28,18 +28,20 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 from versions import ETCD_SUPPORTED  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 BIN = os.path.dirname(sys.executable)
+INITIAL_CLUSTER = 'etcd1=https://10.0.0.11:2380,etcd2=https://10.0.0.12:2380,etcd3=https://10.0.0.13:2380'
 THREE = {
     '_etcd_hosts': ['etcd1', 'etcd2', 'etcd3'],
-    '_etcd_initial_cluster': 'etcd1=https://10.0.0.11:2380,etcd2=https://10.0.0.12:2380,etcd3=https://10.0.0.13:2380',
-    '_etcd_endpoints': ['https://10.0.0.11:2379', 'https://10.0.0.12:2379', 'https://10.0.0.13:2379'],
+    # what each member's first task records about it (tasks/validate.yml)
+    '_etcd_members': [{'name': 'etcd%d' % i, 'client_url': 'https://10.0.0.1%d:2379' % i,
+                       'initial': 'etcd%d=https://10.0.0.1%d:2380' % (i, i)} for i in (1, 2, 3)],
     'etcd_name': 'etcd1',
     'etcd_node_ip': '10.0.0.11',
     'etcd_group': 'etcd',
     'etcd_mode': 'host',
     'etcd_kubernetes_version': '1.34.2',
 }
-FRESH = dict(THREE, _etcd_fresh=True)
-SETTLED = dict(THREE, _etcd_fresh=False)
+FRESH = dict(THREE, _etcd_data_hosts=[])
+SETTLED = dict(THREE, _etcd_data_hosts=['etcd1'])
 # v2 discovery (etcd 3.5: a discovery URL) and v3 discovery (etcd 3.6: a token and the discovery etcd's endpoints)
 DISCOVERY = dict(FRESH, etcd_bootstrap='discovery', etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt', etcd_version='3.5.35',
                  _etcd_discovery={'discovery_url': 'https://10.0.0.5:4001/v2/keys/_etcd/registry/0123abcd'})
@@ -170,11 +172,11 @@ def test_tls_on_both_ports_with_client_certificates_and_no_auto_tls(rendered):
 def test_bootstrap_settings(rendered):
     fresh = flag_map(env_flags(rendered['env-fresh']))
     assert fresh['--initial-cluster-state'] == 'new'
-    assert fresh['--initial-cluster'] == THREE['_etcd_initial_cluster']
+    assert fresh['--initial-cluster'] == INITIAL_CLUSTER
     assert fresh['--initial-cluster-token'].startswith('kubeha-etcd-')
     settled = flag_map(env_flags(rendered['env-settled']))
     assert settled['--initial-cluster-state'] == 'existing'
-    assert settled['--initial-cluster'] == THREE['_etcd_initial_cluster']
+    assert settled['--initial-cluster'] == INITIAL_CLUSTER
     assert settled['--initial-cluster-token'] == fresh['--initial-cluster-token']
     discovery = flag_map(env_flags(rendered['env-discovery']))
     assert discovery == {'--initial-cluster-state': 'new', '--discovery': DISCOVERY['_etcd_discovery']['discovery_url']}

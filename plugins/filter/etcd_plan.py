@@ -1,0 +1,364 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The etcd_plan filter: everything the etcd role computes from its variables.
+
+Also the etcd_seen and etcd_data_hosts filters (documented in etcd_seen.yml and etcd_data_hosts.yml next
+to this file): what the role's one read of a member found, and which members hold data.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: etcd_plan
+short_description: What the etcd role does on a member, computed from the role's variables
+version_added: 0.3.0
+author:
+  - kubeha developers (@kubeha)
+description:
+  - "Input: the role's variables by name (C(etcd_*), without the C(etcd_discovery_service_*) variables of the
+    kubeha.cluster.etcd_discovery_service role), templated: the role gathers them with C(ansible.builtin.varnames)
+    and C(ansible.builtin.vars)."
+  - Returns the member's URLs and paths, the release it installs, what its one read asks about, the bootstrap
+    settings, etcd's flags, and the file and unit entries of the role's M(kubeha.cluster.daemon) calls.
+  - Pure - the same variables and arguments give the same plan, so it is tested without a host and without Ansible.
+    Nothing in it fails on a bad setting that the role's inventory check reports (that check uses the plan too).
+options:
+  _input:
+    description: The role's variables, C(etcd_*) names to values.
+    type: dict
+    required: true
+  host:
+    description: This member's inventory name.
+    type: str
+    required: true
+  hosts:
+    description: The members (the hosts of C(etcd_group)), in inventory order.
+    type: list
+    elements: str
+    default: []
+  members:
+    description:
+      - What each member's first task recorded about it (its C(_etcd_member) fact - C(name), C(client_url),
+        C(initial) and others), in inventory order; members without it are left out.
+    type: list
+    elements: dict
+    default: []
+  data_hosts:
+    description: The members that hold data (see P(kubeha.cluster.etcd_data_hosts#filter)).
+    type: list
+    elements: str
+    default: []
+  seen:
+    description: What this member's read found (see P(kubeha.cluster.etcd_seen#filter)).
+    type: dict
+    default: {}
+  discovery:
+    description: The result of the role's M(kubeha.cluster.etcd_discovery) call (C(discovery_url), or C(token) and C(endpoints)).
+    type: dict
+    default: {}
+  architecture:
+    description: The member's architecture as Ansible's facts name it (C(x86_64), C(aarch64), ...), used when C(etcd_arch) is empty.
+    type: str
+    default: x86_64
+  check_mode:
+    description: Ansible's check mode (a release that would be downloaded is not there yet).
+    type: bool
+    default: false
+  bootstrapped:
+    description: The cluster is bootstrapped in this run - the bootstrap settings become the settled ones (state existing).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Plan the role's work
+  ansible.builtin.debug:
+    msg: "{{ settings | kubeha.cluster.etcd_plan(host=inventory_hostname, hosts=groups['etcd']) }}"
+  vars:
+    settings: "{{ dict(q('ansible.builtin.varnames', '^etcd_') | zip(q('ansible.builtin.vars', *q('ansible.builtin.varnames', '^etcd_')))) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The plan.
+  type: dict
+  contains:
+    size: {description: The number of members., type: int}
+    restart_batch: {description: How many members a restart takes down at once (floor(n/2), at least 1)., type: int}
+    peer_url: {description: This member's peer URL., type: str}
+    client_url: {description: This member's client URL., type: str}
+    mount_path: {description: Where the dedicated storage is mounted., type: str}
+    mount_unit: {description: The systemd mount unit of the dedicated storage (empty for a path that is not absolute)., type: str}
+    data_path: {description: etcd's data directory., type: str}
+    from_dir: {description: The binary comes from an artifact directory on the controller., type: bool}
+    from_url: {description: The binary comes from a release tarball at a URL., type: bool}
+    url: {description: The release tarball's URL., type: str}
+    url_checksum: {description: The tarball's checksum as get_url takes it., type: str}
+    binary: {description: The etcd binary on the member., type: str}
+    binary_from_package: {description: Debian's etcd-server package provides the binary., type: bool}
+    binary_present: {description: The binary is there (or is not the role's to check, in static pod mode)., type: bool}
+    read_paths: {description: What the member's one read asks about., type: list, elements: str}
+    tls_files: {description: "The certificates and keys etcd reads: path, var (the variable that sets it), key (a private key)."
+                , type: list, elements: dict}
+    inputs: {description: Files other tasks keep whose change restarts the member., type: list, elements: str}
+    endpoints: {description: Every member's client URL., type: list, elements: str}
+    names: {description: Every member's name., type: list, elements: str}
+    initial_cluster: {description: name=peer URL of every member., type: str}
+    cluster_token: {description: The initial cluster token., type: str}
+    has_data: {description: This member holds data., type: bool}
+    fresh: {description: No member holds data (the cluster bootstraps in this run)., type: bool}
+    joining: {description: This member joins a running cluster., type: bool}
+    bootstrap_state: {description: new or existing., type: str}
+    v3_discovery: {description: Discovery uses etcd's v3 protocol (etcd 3.6 and later)., type: bool}
+    discovering: {description: The member bootstraps through discovery in this run., type: bool}
+    bootstrap_flags: {description: etcd's bootstrap flags (name to value)., type: dict}
+    flags: {description: etcd's other flags (name to value)., type: dict}
+    files: {description: The daemon call's file entries., type: list, elements: dict}
+    units: {description: The daemon call's unit entries., type: list, elements: dict}
+    record_files: {description: The file entries that record a bootstrapped cluster., type: list, elements: dict}
+    record_units: {description: The unit entries that go with them., type: list, elements: dict}
+    state_dir: {description: The daemon module's restart records for etcd., type: str}
+    local_client_url: {description: The client URL on the member's loopback address., type: str}
+    arch: {description: The release's architecture (amd64 and so on)., type: str}
+    release_name: {description: The release's name (etcd-v<version>-linux-<arch>)., type: str}
+    artifact_id: {description: The directory of this build under C(etcd_install_dir)., type: str}
+    artifact_files: {description: The file entries of an artifact directory's binaries (host mode)., type: list, elements: dict}
+    unit_validate: {description: The unit file's validation (empty while check mode has no binary to verify it with)., type: str}
+    bootstrap_file: {description: The bootstrap settings' environment file (host mode)., type: str}
+    unit_file: {description: etcd's systemd unit file (host mode)., type: str}
+    staged_manifest: {description: Where the static pod manifest is staged., type: str}
+    discovery_url: {description: The v2 discovery URL (empty without one)., type: str}
+    health: {description: "etcd's /health through its client URL with its certificate: the unit's health check.", type: dict}
+"""
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
+from ansible_collections.kubeha.cluster.plugins.filter.mount_unit import mount_unit
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, to_int, version_at_least
+
+PREFIX = "etcd_"
+OTHER_ROLE = "etcd_discovery_service_"
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}
+BOOTSTRAP_FILE = "/etc/default/etcd-bootstrap"
+UNIT_FILE = "/etc/systemd/system/etcd.service"
+# the daemon module's restart records for etcd, apart from other roles' (the handler restarts etcd and nothing else)
+STATE_DIR = "/var/lib/kubeha/daemons/etcd"
+TLS = (("ca_cert", False), ("peer_cert", False), ("peer_key", True), ("server_cert", False), ("server_key", True))
+
+
+def etcd_seen(lines):
+    """{path: {type, mode, owner}} from the read's output lines (path TAB type TAB mode TAB owner)."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    out = {}
+    for line in lines or []:
+        fields = str(line).split("\t")
+        if len(fields) == 4:
+            out[fields[0]] = {"type": fields[1], "mode": fields[2], "owner": fields[3]}
+    return out
+
+
+def etcd_data_hosts(hosts, hostvars):
+    """The members whose read found a member/ directory in their data dir (members not read yet are left out)."""
+    out = []
+    for host in hosts or []:
+        hv = get(hostvars, host)
+        read = get(hv, "_etcd_read") if hv is not None else None
+        stdout = get(read, "stdout") if read is not None else None
+        member = get(hv, "_etcd_member") if hv is not None else None
+        if stdout is None or member is None:
+            continue
+        if ("\n%s/member\tdirectory\t" % get(member, "data_dir")) in "\n" + str(stdout):
+            out.append(host)
+    return out
+
+
+def _paths(s):
+    mount = s["data_mount"] or {}
+    if not isinstance(mount, Mapping):
+        mount = {}
+    data_dir = s.text("data_dir")
+    mount_path = str(mount.get("path", data_dir))
+    shared = boolean(mount.get("shared", False), strict=False)
+    data_path = (mount_path + "/" + s.text("name")) if shared else data_dir
+    try:
+        unit = mount_unit(mount_path)
+    except AnsibleFilterError:
+        unit = ""  # the inventory check names the setting
+    return mount_path, unit, data_path
+
+
+def _release(s, architecture):
+    source = s.text("install_source")
+    artifact_dir = s.text("artifact_dir")
+    from_dir = source == "artifact" and len(artifact_dir) > 0
+    from_url = source == "artifact" and len(artifact_dir) == 0
+    arch = s.text("arch")
+    if not arch:
+        machine = str(architecture or "x86_64")
+        arch = ARCH.get(machine, machine)
+    version = re.sub(r"^v", "", s.text("version"))
+    release = "etcd-v%s-linux-%s" % (version, arch)
+    url = s.text("artifact_url") or "%s/v%s/%s.tar.gz" % (re.sub(r"/+$", "", s.text("artifact_base_url")), version, release)
+    sha = s.text("artifact_sha256")
+    checksum = "sha256:" + (sha if sha else re.sub(r"/[^/]*$", "/SHA256SUMS", url))
+    if from_url:
+        artifact_id = release + ("-" + sha[:12] if sha else "")
+    else:
+        artifact_id = release + "-local"
+    binary = "/usr/bin/etcd" if source == "package" else "%s/%s/etcd" % (s.text("install_dir"), artifact_id)
+    return dict(from_dir=from_dir, from_url=from_url, arch=arch, release_name=release, url=url, url_checksum=checksum,
+                artifact_id=artifact_id, binary=binary, binary_from_package=s.text("mode") == "host" and source == "package")
+
+
+def _discovery_flags(s, discovery, v3):
+    if not v3:
+        return {"discovery": discovery.get("discovery_url", "")}
+    endpoints = list(discovery.get("endpoints", []) or [])
+    first = str(endpoints[0]) if endpoints else ""
+    flags = {"discovery-token": discovery.get("token", ""), "discovery-endpoints": ",".join(str(e) for e in endpoints),
+             "discovery-cert": s["server_cert"], "discovery-key": s["server_key"],
+             "discovery-insecure-transport": "true" if first.startswith("http://") else "false"}
+    if s.text("discovery_ca_cert"):
+        flags["discovery-cacert"] = s["discovery_ca_cert"]
+    return flags
+
+
+def _flags(s, peer_url, client_url, local_client_url, data_path):
+    flags = {
+        "name": s["name"],
+        "data-dir": data_path,
+        "listen-peer-urls": peer_url,
+        "initial-advertise-peer-urls": peer_url,
+        "listen-client-urls": client_url + "," + local_client_url,
+        "advertise-client-urls": client_url,
+        "cert-file": s["server_cert"],
+        "key-file": s["server_key"],
+        "trusted-ca-file": s["ca_cert"],
+        "client-cert-auth": "true",
+        "auto-tls": "false",
+        "peer-cert-file": s["peer_cert"],
+        "peer-key-file": s["peer_key"],
+        "peer-trusted-ca-file": s["ca_cert"],
+        "peer-client-cert-auth": "true",
+        "peer-auto-tls": "false",
+        "discovery-fallback": "exit",
+        "logger": "zap",
+    }
+    if to_int(s["metrics_port"]) > 0:
+        flags["listen-metrics-urls"] = "http://127.0.0.1:%s" % s.text("metrics_port")
+    extra = s["extra_args"] or {}
+    if not isinstance(extra, Mapping):
+        raise AnsibleFilterError("etcd_plan: etcd_extra_args must be a dict of flag names to values, got %r" % (extra,))
+    flags.update(extra)
+    return flags
+
+
+def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=None, discovery=None, architecture="x86_64",
+              check_mode=False, bootstrapped=False):
+    """The etcd role's plan for one member: see DOCUMENTATION."""
+    s = RoleSettings(settings, PREFIX, "etcd_plan", exclude=OTHER_ROLE)
+    hosts = list(hosts or [])
+    members = [m for m in (members or []) if isinstance(m, Mapping)]
+    data_hosts = list(data_hosts or [])
+    seen = seen if isinstance(seen, Mapping) else {}
+    discovery = discovery if isinstance(discovery, Mapping) else {}
+    check_mode = boolean(check_mode, strict=False)
+    mode = s.text("mode")
+    bootstrap = s.text("bootstrap")
+
+    address = url_host(s["node_ip"])
+    peer_url = "https://%s:%s" % (address, s.text("peer_port"))
+    client_url = "https://%s:%s" % (address, s.text("client_port"))
+    local_client_url = "https://127.0.0.1:%s" % s.text("client_port")
+    mount_path, unit, data_path = _paths(s)
+    release = _release(s, architecture)
+    binary = release["binary"]
+    tls_files = [dict(path=s[name], var=PREFIX + name, key=key) for name, key in TLS]
+    tls_paths = [f["path"] for f in tls_files]
+
+    # the one read of the member before anything changes (tasks/main.yml)
+    discovery_ca = [s["discovery_ca_cert"]] if (bootstrap == "discovery" and s.text("discovery_ca_cert")) else []
+    read_paths = tls_paths + [data_path + "/member"] + ([binary] if mode == "host" else []) + discovery_ca
+    binary_present = mode != "host" or binary in seen
+
+    # files etcd reads that other tasks keep (the certificates; from a release URL, the binary): a change restarts it
+    inputs = tls_paths + ([binary] if mode == "host" and release["from_url"] and (binary_present or not check_mode) else [])
+    # systemd-analyze verify needs the unit's binary; in check mode a release that would be downloaded is not there
+    unit_validate = "systemd:etcd.service" if (binary_present or not check_mode) else ""
+    artifact_files = []
+    if mode == "host" and release["from_dir"]:
+        bindir, src = os.path.dirname(binary), s.text("artifact_dir")
+        artifact_files = [{"path": bindir, "state": "directory", "mode": "0755"},
+                          {"path": binary, "src": src + "/etcd", "mode": "0755", "restarts": ["etcd"]},
+                          {"path": bindir + "/etcdctl", "src": src + "/etcdctl", "mode": "0755"},
+                          {"path": bindir + "/etcdutl", "src": src + "/etcdutl", "mode": "0755"}]
+
+    # the cluster
+    endpoints = [m.get("client_url") for m in members]
+    names = [m.get("name") for m in members]
+    initial_cluster = ",".join(str(m.get("initial")) for m in members)
+    token = s.text("cluster_token") or "kubeha-etcd-" + hashlib.sha256(initial_cluster.encode("utf-8")).hexdigest()[:16]
+    has_data = host in data_hosts
+    fresh = len(data_hosts) == 0
+    joining = len(data_hosts) > 0 and not has_data
+    # new only while the whole cluster bootstraps in this run; afterwards (and for joining members) existing,
+    # which etcd needs when a data dir is ever empty again
+    state = "new" if (fresh and not boolean(bootstrapped, strict=False)) else "existing"
+    v3 = version_at_least(s["version"], "3.6")
+    discovering = bootstrap == "discovery" and state == "new"
+    bootstrap_flags = {"initial-cluster-state": state}
+    if discovering:
+        bootstrap_flags.update(_discovery_flags(s, discovery, v3))
+    else:
+        bootstrap_flags.update({"initial-cluster": initial_cluster, "initial-cluster-token": token})
+
+    # the daemon calls of tasks/main.yml
+    staged_manifest = s.text("config_dir") + "/etcd.yaml"
+    pod_unit = {"name": "etcd", "kind": "static_pod", "source": staged_manifest, "manifest": s.text("manifest_dir") + "/etcd.yaml"}
+    bootstrap_item = {"path": BOOTSTRAP_FILE, "template": "etcd-bootstrap.env.j2", "mode": "0600"}
+    manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600", "digest_of": inputs}
+    health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
+    if mode == "host":
+        files = artifact_files + [{"path": UNIT_FILE, "template": "etcd.service.j2", "mode": "0644", "validate": unit_validate,
+                                   "restarts": ["etcd"]}, bootstrap_item]
+        units = [{"name": "etcd", "enabled": True, "no_block": True, "inputs": inputs, "health": health, "health_timeout": 10}]
+        record_files, record_units = [bootstrap_item], []
+    else:
+        files = [{"path": data_path, "state": "directory", "mode": "0700"},
+                 {"path": s["config_dir"], "state": "directory", "mode": "0755"},
+                 {"path": s["manifest_dir"], "state": "directory", "mode": "0700"},
+                 manifest_item]
+        units = [pod_unit]
+        record_files, record_units = [manifest_item], [pod_unit]
+
+    return dict(
+        size=len(hosts), restart_batch=max(1, len(hosts) // 2),
+        peer_url=peer_url, client_url=client_url, local_client_url=local_client_url,
+        mount_path=mount_path, mount_unit=unit, data_path=data_path,
+        from_dir=release["from_dir"], from_url=release["from_url"], arch=release["arch"], release_name=release["release_name"],
+        url=release["url"], url_checksum=release["url_checksum"], artifact_id=release["artifact_id"], binary=binary,
+        binary_from_package=release["binary_from_package"], binary_present=binary_present,
+        bootstrap_file=BOOTSTRAP_FILE, unit_file=UNIT_FILE, staged_manifest=staged_manifest, state_dir=STATE_DIR,
+        tls_files=tls_files, read_paths=read_paths, inputs=inputs, unit_validate=unit_validate, artifact_files=artifact_files,
+        endpoints=endpoints, names=names, initial_cluster=initial_cluster, cluster_token=token,
+        has_data=has_data, fresh=fresh, joining=joining, bootstrap_state=state, v3_discovery=v3, discovering=discovering,
+        discovery_url=discovery.get("discovery_url", ""), bootstrap_flags=bootstrap_flags,
+        flags=_flags(s, peer_url, client_url, local_client_url, data_path),
+        files=files, units=units, record_files=record_files, record_units=record_units, health=health,
+    )
+
+
+class FilterModule:
+    """The etcd role's plan."""
+
+    def filters(self):
+        return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts}

@@ -1,0 +1,216 @@
+"""kubeha.cluster.etcd_plan, etcd_seen and etcd_data_hosts: the etcd role's logic, without Ansible.
+
+The role's rendered templates and its inventory checks are tested with real Ansible in
+tests/unit/roles/test_etcd_role.py; here every branch of the plan is checked directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import FilterModule, etcd_data_hosts, etcd_plan, etcd_seen
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+# the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
+TEMPLATED = {
+    'etcd_name': 'e1', 'etcd_node_ip': '10.0.0.11', 'etcd_mode': 'host', 'etcd_kubernetes_version': '1.35.4',
+    'etcd_image': 'gcr.io/etcd-development/etcd:v3.6.16', 'etcd_arch': '',
+    'etcd_ca_cert': '/etc/etcd/pki/ca.crt', 'etcd_peer_cert': '/etc/etcd/pki/peer.crt', 'etcd_peer_key': '/etc/etcd/pki/peer.key',
+    'etcd_server_cert': '/etc/etcd/pki/server.crt', 'etcd_server_key': '/etc/etcd/pki/server.key',
+}
+with open(os.path.join(ROOT, 'roles', 'etcd', 'defaults', 'main.yml'), encoding='utf-8') as handle:
+    DEFAULTS = dict(yaml.safe_load(handle), **TEMPLATED)
+HOSTS = ['e1', 'e2', 'e3']
+MEMBERS = [{'name': h, 'client_url': 'https://10.0.0.1%d:2379' % i, 'initial': '%s=https://10.0.0.1%d:2380' % (h, i),
+            'data_dir': '/var/etcd/data'} for i, h in enumerate(HOSTS, 1)]
+INITIAL = 'e1=https://10.0.0.11:2380,e2=https://10.0.0.12:2380,e3=https://10.0.0.13:2380'
+TLS = ['/etc/etcd/pki/ca.crt', '/etc/etcd/pki/peer.crt', '/etc/etcd/pki/peer.key', '/etc/etcd/pki/server.crt', '/etc/etcd/pki/server.key']
+BINARY = '/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64/etcd'
+
+
+def plan(host='e1', data_hosts=(), seen=None, discovery=None, check_mode=False, bootstrapped=False, architecture='x86_64', **change):
+    settings = dict(DEFAULTS, **{'etcd_' + k: v for k, v in change.items()})
+    return etcd_plan(settings, host=host, hosts=HOSTS, members=MEMBERS, data_hosts=list(data_hosts), seen=seen or {},
+                     discovery=discovery or {}, architecture=architecture, check_mode=check_mode, bootstrapped=bootstrapped)
+
+
+def by_path(files):
+    return {f['path']: f for f in files}
+
+
+def test_the_filters_are_registered():
+    assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts'}
+
+
+def test_urls_paths_and_cluster():
+    p = plan()
+    assert p['size'] == 3 and p['restart_batch'] == 1
+    assert p['peer_url'] == 'https://10.0.0.11:2380' and p['client_url'] == 'https://10.0.0.11:2379'
+    assert p['data_path'] == p['mount_path'] == '/var/etcd/data' and p['mount_unit'] == 'var-etcd-data.mount'
+    assert p['endpoints'] == [m['client_url'] for m in MEMBERS] and p['names'] == HOSTS
+    assert p['initial_cluster'] == INITIAL
+    assert p['cluster_token'] == 'kubeha-etcd-' + hashlib.sha256(INITIAL.encode()).hexdigest()[:16]
+    assert plan(cluster_token='mine')['cluster_token'] == 'mine'
+    assert plan(node_ip='fd00::1')['client_url'] == 'https://[fd00::1]:2379'
+    assert [f['var'] for f in p['tls_files'] if f['key']] == ['etcd_peer_key', 'etcd_server_key']
+
+
+def test_restart_batch_is_half_the_members_and_at_least_one():
+    settings = dict(DEFAULTS)
+    assert etcd_plan(settings, host='e1', hosts=['e%d' % i for i in range(1, 6)])['restart_batch'] == 2
+    assert etcd_plan(settings, host='e1', hosts=['e1'])['restart_batch'] == 1
+
+
+def test_shared_storage_gives_each_member_a_subdirectory():
+    p = plan(data_mount={'src': 'nfs:/x', 'fstype': 'nfs4', 'path': '/srv/etcd', 'shared': 'yes'})
+    assert p['mount_path'] == '/srv/etcd' and p['mount_unit'] == 'srv-etcd.mount' and p['data_path'] == '/srv/etcd/e1'
+    assert plan(data_mount={'src': '/dev/vdb', 'fstype': 'ext4'})['data_path'] == '/var/etcd/data'
+    # a relative path is the inventory check's to report, not an error here
+    assert plan(data_dir='var/etcd')['mount_unit'] == ''
+
+
+def test_release_from_a_url_a_directory_or_a_package():
+    p = plan()
+    assert p['from_url'] and not p['from_dir'] and p['binary'] == BINARY
+    assert p['url'] == 'https://github.com/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz'
+    assert p['url_checksum'] == 'sha256:https://github.com/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS'
+    pinned = plan(artifact_sha256='ab' * 32, artifact_base_url='https://mirror/etcd//', architecture='aarch64', version='v3.5.35')
+    assert pinned['url'] == 'https://mirror/etcd/v3.5.35/etcd-v3.5.35-linux-arm64.tar.gz'
+    assert pinned['url_checksum'] == 'sha256:' + 'ab' * 32
+    assert pinned['binary'] == '/opt/kubeha/etcd/etcd-v3.5.35-linux-arm64-' + 'ab' * 6 + '/etcd'
+    assert plan(artifact_url='https://x/y/etcd.tgz')['url_checksum'] == 'sha256:https://x/y/SHA256SUMS'
+    assert plan(arch='s390x', architecture='aarch64')['arch'] == 's390x'
+    assert plan(architecture='riscv64')['arch'] == 'riscv64'
+    local = plan(artifact_dir='/srv/release')
+    assert local['from_dir'] and not local['from_url']
+    assert local['binary'] == '/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64-local/etcd'
+    assert local['artifact_files'] == local['files'][:4]
+    assert [(f['path'], f.get('src')) for f in local['artifact_files']] == [
+        ('/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64-local', None),
+        ('/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64-local/etcd', '/srv/release/etcd'),
+        ('/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64-local/etcdctl', '/srv/release/etcdctl'),
+        ('/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64-local/etcdutl', '/srv/release/etcdutl')]
+    assert local['artifact_files'][1]['restarts'] == ['etcd']
+    package = plan(install_source='package')
+    assert package['binary'] == '/usr/bin/etcd' and package['binary_from_package'] and not package['from_url']
+    assert not plan(install_source='package', mode='static_pod')['binary_from_package']
+
+
+def test_the_read_and_what_it_found():
+    p = plan()
+    assert p['read_paths'] == TLS + ['/var/etcd/data/member', BINARY]
+    assert plan(mode='static_pod')['read_paths'] == TLS + ['/var/etcd/data/member']
+    disc = plan(bootstrap='discovery', discovery_ca_cert='/etc/etcd/d/ca.crt')
+    assert disc['read_paths'][-1] == '/etc/etcd/d/ca.crt'
+    assert not p['binary_present'] and plan(seen={BINARY: {}})['binary_present'] and plan(mode='static_pod')['binary_present']
+
+
+def test_inputs_and_validation_in_check_mode():
+    """A release that check mode would download is not there: not an input, and the unit is not verified."""
+    assert plan()['inputs'] == TLS + [BINARY]
+    unit = by_path(plan()['files'])['/etc/systemd/system/etcd.service']
+    assert unit['validate'] == 'systemd:etcd.service'
+    checked = plan(check_mode=True)
+    assert checked['inputs'] == TLS and by_path(checked['files'])['/etc/systemd/system/etcd.service']['validate'] == ''
+    present = plan(check_mode=True, seen={BINARY: {'type': 'regular file'}})
+    assert present['inputs'] == TLS + [BINARY] and present['unit_validate'] == 'systemd:etcd.service'
+    assert plan(artifact_dir='/srv/release')['inputs'] == TLS  # its binary is one of the daemon call's files
+
+
+def test_fresh_settled_and_joining_members():
+    fresh = plan()
+    assert fresh['fresh'] and not fresh['joining'] and fresh['bootstrap_state'] == 'new'
+    assert fresh['bootstrap_flags'] == {'initial-cluster-state': 'new', 'initial-cluster': INITIAL,
+                                        'initial-cluster-token': fresh['cluster_token']}
+    settled = plan(data_hosts=['e1', 'e2', 'e3'])
+    assert settled['has_data'] and not settled['fresh'] and not settled['joining']
+    assert settled['bootstrap_flags']['initial-cluster-state'] == 'existing'
+    joining = plan(host='e3', data_hosts=['e1', 'e2'])
+    assert joining['joining'] and not joining['has_data'] and joining['bootstrap_state'] == 'existing'
+    recorded = plan(bootstrapped=True)
+    assert recorded['fresh'] and recorded['bootstrap_flags']['initial-cluster-state'] == 'existing'
+
+
+def test_discovery_v2_and_v3():
+    v2 = plan(bootstrap='discovery', version='3.5.35', discovery={'discovery_url': 'https://d:4001/v2/keys/x'})
+    assert not v2['v3_discovery'] and v2['discovering']
+    assert v2['bootstrap_flags'] == {'initial-cluster-state': 'new', 'discovery': 'https://d:4001/v2/keys/x'}
+    v3 = plan(bootstrap='discovery', discovery_ca_cert='/etc/etcd/d/ca.crt',
+              discovery={'discovery_url': '', 'token': 't0k', 'endpoints': ['https://d:4001', 'https://e:4001']})
+    assert v3['v3_discovery'] and v3['bootstrap_flags'] == {
+        'initial-cluster-state': 'new', 'discovery-token': 't0k', 'discovery-endpoints': 'https://d:4001,https://e:4001',
+        'discovery-cert': '/etc/etcd/pki/server.crt', 'discovery-key': '/etc/etcd/pki/server.key',
+        'discovery-insecure-transport': 'false', 'discovery-cacert': '/etc/etcd/d/ca.crt'}
+    http = plan(bootstrap='discovery', discovery={'token': 't', 'endpoints': ['http://d:4001']})
+    assert http['bootstrap_flags']['discovery-insecure-transport'] == 'true' and 'discovery-cacert' not in http['bootstrap_flags']
+    # before the discovery call (or when it was skipped): empty values, no error
+    assert plan(bootstrap='discovery')['bootstrap_flags']['discovery-token'] == ''
+    # once the cluster is bootstrapped, discovery is over: the member list instead
+    after = plan(bootstrap='discovery', bootstrapped=True, discovery={'token': 't'})
+    assert not after['discovering'] and after['bootstrap_flags']['initial-cluster'] == INITIAL
+    assert not plan(version='not-a-version')['v3_discovery']
+
+
+def test_flags_metrics_and_extra_args():
+    flags = plan()['flags']
+    assert list(flags)[:2] == ['name', 'data-dir'] and flags['name'] == 'e1'
+    assert flags['listen-client-urls'] == 'https://10.0.0.11:2379,https://127.0.0.1:2379'
+    assert flags['listen-metrics-urls'] == 'http://127.0.0.1:2381' and list(flags)[-1] == 'listen-metrics-urls'
+    assert (flags['client-cert-auth'], flags['peer-client-cert-auth'], flags['auto-tls']) == ('true', 'true', 'false')
+    assert 'listen-metrics-urls' not in plan(metrics_port=0)['flags']
+    extra = plan(extra_args={'quota-backend-bytes': 8589934592, 'logger': 'json'})['flags']
+    assert extra['quota-backend-bytes'] == 8589934592 and extra['logger'] == 'json' and list(extra)[-1] == 'quota-backend-bytes'
+    with pytest.raises(AnsibleFilterError, match='etcd_extra_args must be a dict'):
+        plan(extra_args=['--x'])
+
+
+def test_daemon_files_and_units_per_mode():
+    host = plan()
+    assert [f['path'] for f in host['files']] == ['/etc/systemd/system/etcd.service', '/etc/default/etcd-bootstrap']
+    assert host['units'] == [{'name': 'etcd', 'enabled': True, 'no_block': True, 'inputs': TLS + [BINARY], 'health_timeout': 10,
+                              'health': {'url': 'https://10.0.0.11:2379/health', 'ca_path': TLS[0], 'client_cert': TLS[3],
+                                         'client_key': TLS[4]}}]
+    assert host['record_files'] == [host['files'][1]] and host['record_units'] == []
+    pod = plan(mode='static_pod')
+    assert [(f['path'], f.get('state'), f['mode']) for f in pod['files']] == [
+        ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
+        ('/etc/etcd/etcd.yaml', None, '0600')]
+    assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
+    assert pod['units'] == pod['record_units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
+                                                   'manifest': '/etc/kubernetes/manifests/etcd.yaml'}]
+    assert pod['record_files'] == [pod['files'][3]]
+    assert host['state_dir'] == '/var/lib/kubeha/daemons/etcd'
+
+
+def test_a_missing_variable_is_named():
+    settings = dict(DEFAULTS)
+    del settings['etcd_peer_port']
+    with pytest.raises(AnsibleFilterError, match='etcd_peer_port is not set'):
+        etcd_plan(settings, host='e1')
+    with pytest.raises(AnsibleFilterError, match='expected the role'):
+        etcd_plan(['etcd_name'], host='e1')
+
+
+def test_seen_parses_the_read():
+    out = 'a\tregular file\t0644\tetcd\nb\tdirectory\t0700\troot\nnot a line\n'
+    expected = {'a': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'}, 'b': {'type': 'directory', 'mode': '0700', 'owner': 'root'}}
+    assert etcd_seen(out.splitlines()) == etcd_seen(out) == expected
+    assert etcd_seen([]) == etcd_seen(None) == {}
+
+
+def test_data_hosts_from_each_members_read():
+    def read(data_dir, has):
+        return {'stdout': 'x\tregular file\t0644\tetcd' + ('\n%s/member\tdirectory\t0700\tetcd' % data_dir if has else '')}
+    hostvars = {
+        'e1': {'_etcd_member': {'data_dir': '/var/etcd/data'}, '_etcd_read': read('/var/etcd/data', True)},
+        'e2': {'_etcd_member': {'data_dir': '/srv/etcd/e2'}, '_etcd_read': read('/var/etcd/data', True)},  # not its data dir
+        'e3': {'_etcd_member': {'data_dir': '/var/etcd/data'}},  # not read yet
+        'e4': {'_etcd_member': {'data_dir': '/var/etcd/data'}, '_etcd_read': read('/var/etcd/data', False)},
+        'e5': {'_etcd_member': {'data_dir': '/d'}, '_etcd_read': {'stdout': '/d/member\tregular file\t0644\tetcd'}},
+    }
+    assert etcd_data_hosts(['e1', 'e2', 'e3', 'e4', 'e5', 'e6'], hostvars) == ['e1']
