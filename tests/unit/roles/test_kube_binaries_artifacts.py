@@ -1,7 +1,7 @@
-"""roles/kube_binaries/files/verify_artifacts.py: the controller-side check (local) and download cache (url).
+"""kubeha.cluster.kube_artifacts lookup (the kube_binaries role's artifact check): local check and url download cache.
 
 The url source is served by a local HTTP server that counts requests: a warm cache downloads
-nothing, a wrong checksum keeps nothing, and two hosts verifying at once download once.
+nothing, a wrong checksum keeps nothing, and hosts verifying at once download once.
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ import sys
 import threading
 
 import pytest
+import yaml
+
+from ansible_collections.kubeha.cluster.plugins.lookup.kube_artifacts import verify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SCRIPT = os.path.join(ROOT, 'roles', 'kube_binaries', 'files', 'verify_artifacts.py')
 REL = 'v1.34.2/bin/linux/amd64'
 
 
-def run(*args):
-    proc = subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True, check=False)
-    return proc.returncode, json.loads(proc.stdout)
+def run(source, *args, **options):
+    """The lookup's code: run(source, [url,] dir, pinned, component...) -> (ok, report)."""
+    if source == 'url':
+        options['url'], args = args[0], args[1:]
+    report = verify(source, args[0], list(args[2:]), pinned=args[1], **options)
+    return report['ok'], report
 
 
 @pytest.fixture(name='release')
@@ -57,11 +62,11 @@ def server_fixture(release):
 
 def test_local_names_every_bad_file_and_passes_good_ones(release):
     bindir = release / REL
-    rc, out = run('local', str(bindir), '{}', 'kubelet', 'kubectl')
-    assert rc == 0 and out['ok'] and out['dir'] == str(bindir) and set(out['checksums']) == {'kubelet', 'kubectl'}
+    ok, out = run('local', str(bindir), {}, 'kubelet', 'kubectl')
+    assert ok and out['ok'] and out['dir'] == str(bindir) and set(out['checksums']) == {'kubelet', 'kubectl'}
     (bindir / 'kubelet').write_text('tampered')
-    rc, out = run('local', str(bindir), json.dumps({'kubectl': '0' * 64}), 'kubelet', 'kubectl', 'kube-proxy')
-    assert rc == 1 and not out['ok']
+    ok, out = run('local', str(bindir), {'kubectl': '0' * 64}, 'kubelet', 'kubectl', 'kube-proxy')
+    assert not ok and out['downloaded'] == []
     assert [p.split(': ')[1].split(',')[0] for p in out['problems']] == ['checksum mismatch', 'checksum mismatch', 'missing (no such file)']
     assert 'kube_binaries_checksums[kubectl] says ' + '0' * 64 in out['problems'][1]
 
@@ -69,20 +74,20 @@ def test_local_names_every_bad_file_and_passes_good_ones(release):
 def test_url_downloads_once_then_uses_the_cache(server, tmp_path):
     url, requests = server
     cache = tmp_path / 'cache' / REL
-    rc, out = run('url', url + '/' + REL, str(cache), '{}', 'kubelet', 'kubectl')
-    assert rc == 0 and out['ok'] and out['dir'] == str(cache)
+    ok, out = run('url', url + '/' + REL, str(cache), {}, 'kubelet', 'kubectl')
+    assert ok and out['dir'] == str(cache)
     assert out['downloaded'] == [url + '/' + REL + '/kubelet', url + '/' + REL + '/kubectl']
     assert (cache / 'kubelet').read_bytes() == b'#!/bin/sh\necho kubelet\n' and os.access(cache / 'kubelet', os.X_OK)
     seen = len(requests)
-    rc, out = run('url', url + '/' + REL, str(cache), '{}', 'kubelet', 'kubectl')
-    assert rc == 0 and out['downloaded'] == [] and len(requests) == seen, 'a warm cache asks the server nothing'
+    ok, out = run('url', url + '/' + REL, str(cache), {}, 'kubelet', 'kubectl')
+    assert ok and out['downloaded'] == [] and len(requests) == seen, 'a warm cache asks the server nothing'
 
 
 def test_url_wrong_checksum_or_missing_file_keeps_nothing_and_names_the_url(server, tmp_path):
     url, _requests = server
     cache = tmp_path / 'cache'
-    rc, out = run('url', url + '/' + REL, str(cache), json.dumps({'kubelet': '0' * 64}), 'kubectl', 'kubelet', 'kube-proxy')
-    assert rc == 1
+    ok, out = run('url', url + '/' + REL, str(cache), {'kubelet': '0' * 64}, 'kubectl', 'kubelet', 'kube-proxy')
+    assert not ok and len(out['problems']) == 2
     assert out['problems'][0].startswith(url + '/' + REL + '/kubelet: checksum mismatch, downloaded file has sha256 ')
     assert out['problems'][0].endswith('but kube_binaries_checksums[kubelet] says ' + '0' * 64)
     assert out['problems'][1] == url + '/' + REL + '/kube-proxy.sha256: HTTP 404 File not found'
@@ -92,9 +97,66 @@ def test_url_wrong_checksum_or_missing_file_keeps_nothing_and_names_the_url(serv
 def test_hosts_verifying_at_once_download_once(server, tmp_path):
     url, requests = server
     cache = str(tmp_path / 'cache')
-    procs = [subprocess.Popen([sys.executable, SCRIPT, 'url', url + '/' + REL, cache, '{}', 'kubelet', 'kubectl'],
-                              stdout=subprocess.PIPE, text=True) for _host in range(4)]
-    outs = [json.loads(p.communicate()[0]) for p in procs]
+    outs = []
+
+    def host():
+        outs.append(run('url', url + '/' + REL, cache, {}, 'kubelet', 'kubectl')[1])
+
+    threads = [threading.Thread(target=host) for _host in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outs) == 4
     assert all(o['ok'] for o in outs)
     assert sum(len(o['downloaded']) for o in outs) == 2
     assert sorted(p for p in requests if not p.endswith('.sha256')) == ['/' + REL + '/kubectl', '/' + REL + '/kubelet']
+
+
+def test_the_report_holds_the_daemon_file_entries(release):
+    bindir = str(release / REL)
+    _ok, out = run('local', bindir, {}, 'kubelet', 'kubectl', install_dir='/usr/local/bin')
+    assert out['files'] == [{'path': '/usr/local/bin/kubelet', 'src': bindir + '/kubelet', 'mode': '0755'},
+                            {'path': '/usr/local/bin/kubectl', 'src': bindir + '/kubectl', 'mode': '0755'}]
+
+
+def test_an_unusable_cache_is_reported_not_raised(server, tmp_path):
+    url, _requests = server
+    (tmp_path / 'file').write_text('not a directory')
+    ok, out = run('url', url + '/' + REL, str(tmp_path / 'file' / 'cache'), {}, 'kubelet')
+    assert not ok and out['problems'] == [str(tmp_path / 'file' / 'cache') + ': cannot use the download cache: Not a directory']
+
+
+def run_artifacts(tmp_path, local_dir, components):
+    """Include the role's tasks_from: artifacts on localhost; return (rc, output, kube_binaries_files or None)."""
+    out = tmp_path / 'files.json'
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump([{
+        'name': 'artifacts', 'hosts': 'localhost', 'gather_facts': False,
+        'vars': {'kube_binaries_source': 'local', 'kube_binaries_local_dir': str(local_dir), 'kube_binaries_arch': 'amd64',
+                 'kube_binaries_version': '1.34.2', 'kube_binaries_components': components},
+        'tasks': [{'name': 'Verify', 'ansible.builtin.include_role': {'name': 'kubeha.cluster.kube_binaries',
+                                                                      'tasks_from': 'artifacts'}},
+                  {'name': 'Record', 'ansible.builtin.copy': {'content': '{{ kube_binaries_files | to_json }}',
+                                                              'dest': str(out), 'mode': '0600'}}]}]), encoding='utf-8')
+    collections = [os.path.join(ROOT, '.cache', 'collections'), os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')]
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(collections))
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                             '-e', 'ansible_python_interpreter=%s' % sys.executable, str(tmp_path / 'play.yml')],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False, timeout=300)
+    files = json.loads(out.read_text()) if out.exists() else None
+    return result.returncode, result.stdout + result.stderr, files
+
+
+def test_the_role_sets_the_file_entries_or_stops_naming_every_problem(release, tmp_path):
+    rc, output, files = run_artifacts(tmp_path, release, ['kubelet', 'kubectl'])
+    assert rc == 0, output
+    assert files == [{'path': '/usr/local/bin/kubelet', 'src': str(release / REL / 'kubelet'), 'mode': '0755'},
+                     {'path': '/usr/local/bin/kubectl', 'src': str(release / REL / 'kubectl'), 'mode': '0755'}]
+    (release / REL / 'kubelet').write_text('tampered')
+    (tmp_path / 'files.json').unlink()
+    rc, output, files = run_artifacts(tmp_path, release, ['kubelet', 'kube-proxy'])
+    assert rc != 0 and files is None
+    assert 'artifacts failed verification, nothing was installed' in output
+    assert str(release / REL / 'kubelet') + ': checksum mismatch' in output
+    assert str(release / REL / 'kube-proxy') + ': missing (no such file)' in output
