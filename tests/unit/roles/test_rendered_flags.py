@@ -23,7 +23,7 @@ from rendering import render, start_stop_daemon_args, systemd_execstart_args  # 
 from versions import KUBERNETES_SUPPORTED  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from pflag import FlagError, load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-_KUBELET_ITEM = "_node_monit_daemons | selectattr('name', 'equalto', 'kubelet') | first"
+_KUBELET_ITEM = "_node_plan.monit_daemons | selectattr('name', 'equalto', 'kubelet') | first"
 _FULL = {'node_kubelet_kubeconfig': '/etc/kubernetes/kubelet.conf', 'node_kubelet_node_ip': '10.0.0.5',
          'node_kubelet_extra_args': {'max-pods': 50, 'register-node': 'true'}}
 

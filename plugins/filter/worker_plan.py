@@ -1,0 +1,178 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The worker_plan filter: everything the worker role computes from its variables."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: worker_plan
+short_description: What the worker role does on a host, computed from the role's variables
+version_added: 0.3.0
+author:
+  - kubeha developers (@kubeha)
+description:
+  - "Input: the role's variables by name (C(worker_*)), templated: the role gathers them with
+    C(ansible.builtin.varnames) and C(ansible.builtin.vars)."
+  - Returns the kubeconfigs of the kubelet and kube-proxy (pointed at the load balancer), kube-proxy's
+    KubeProxyConfiguration and command line, what the kubelet and kube-proxy read, the kubelet's files that the
+    node role lays out, and the file and unit entries of the role's M(kubeha.cluster.daemon) call for
+    C(worker_mode) (a systemd service or a static pod).
+  - A pure function of its input, so the same variables give the same plan, tested without a host and without Ansible.
+options:
+  _input:
+    description: The role's variables, C(worker_*) names to values.
+    type: dict
+    required: true
+  host:
+    description: This host's inventory name (the kubelet's identity, C(system:node:<host>), and kube-proxy's hostnameOverride).
+    type: str
+    required: true
+  kube_binaries_files:
+    description: The file entries of the binaries the node role installs (C(kube_binaries_files)).
+    type: list
+    elements: dict
+    default: []
+  install_binaries:
+    description: Whether the node role installs those binaries (C(node_install_binaries)).
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: kube-proxy's command line
+  ansible.builtin.debug:
+    msg: "{{ (settings | kubeha.cluster.worker_plan(host=inventory_hostname)).kube_proxy_args }}"
+  vars:
+    settings: "{{ dict(q('ansible.builtin.varnames', '^worker_') | zip(q('ansible.builtin.vars', *q('ansible.builtin.varnames', '^worker_')))) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The plan.
+  type: dict
+  contains:
+    server: {description: The load-balanced apiserver URL., type: str}
+    documents:
+      description:
+        - "The YAML files the role writes, each C(path) and C(content) (a dict): the kubelet's kubeconfig,
+          kube-proxy's kubeconfig and its KubeProxyConfiguration, in that order."
+      type: list
+      elements: dict
+    kube_proxy_config: {description: kube-proxy's KubeProxyConfiguration., type: dict}
+    kube_proxy_args: {description: kube-proxy's command line after the binary., type: list, elements: str}
+    kubelet_inputs: {description: The certificates the kubelet reads (a change restarts it)., type: list, elements: str}
+    kube_proxy_inputs: {description: The certificates kube-proxy reads (a change restarts it)., type: list, elements: str}
+    kubelet_files: {description: The kubelet's kubeconfig as a file entry of the node role's daemon call., type: list, elements: dict}
+    kube_proxy_files: {description: kube-proxy's kubeconfig and configuration as file entries., type: list, elements: dict}
+    staged_manifest: {description: Where the static pod's manifest is staged., type: str}
+    files: {description: The daemon call's file entries for C(worker_mode)., type: list, elements: dict}
+    units: {description: The daemon call's unit entries for C(worker_mode)., type: list, elements: dict}
+"""
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.utils.vars import merge_hash
+
+from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
+from ansible_collections.kubeha.cluster.plugins.filter.kubeconfig import kubeconfig
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get
+
+STAGED_MANIFEST = "/var/lib/kubeha/manifests/kube-proxy.yaml"
+UNIT_FILE = "/etc/systemd/system/kube-proxy.service"
+DOCUMENT_TEMPLATE = "yaml-document.j2"
+
+
+def _document_file(document, mode, restarts=None):
+    """A file entry rendered from templates/yaml-document.j2 (ansible_managed, then the document as YAML)."""
+    item = {"path": document["path"], "template": DOCUMENT_TEMPLATE, "template_vars": {"item": document}, "mode": mode}
+    if restarts is not None:
+        item["restarts"] = restarts
+    return item
+
+
+def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True):
+    """The plan of the worker role on one host: see DOCUMENTATION."""
+    s = RoleSettings(settings, "worker_", "worker_plan")
+    secrets = s.text("secrets_dir")
+    server = "https://%s:%s" % (url_host(s["lb_address"]), s.text("lb_port"))
+    kubelet_kubeconfig, proxy_kubeconfig = s["kubelet_kubeconfig"], s["kube_proxy_kubeconfig"]
+    proxy_config = merge_hash({
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": proxy_kubeconfig},
+        "mode": s["kube_proxy_mode"],
+        "clusterCIDR": s["kube_proxy_cluster_cidr"],
+        "hostnameOverride": host,
+        "healthzBindAddress": "0.0.0.0:%s" % s.text("kube_proxy_healthz_port"),
+        "metricsBindAddress": "127.0.0.1:10249",
+    }, s["kube_proxy_config_extra"] or {}, recursive=True)
+    documents = [
+        {"path": kubelet_kubeconfig,
+         "content": kubeconfig(server, user="system:node:%s" % host, ca_file=secrets + "/ca.crt",
+                               cert_file=secrets + "/kubelet.crt", key_file=secrets + "/kubelet.key")},
+        {"path": proxy_kubeconfig,
+         "content": kubeconfig(server, user="system:kube-proxy", ca_file=secrets + "/ca.crt",
+                               cert_file=secrets + "/kube-proxy.crt", key_file=secrets + "/kube-proxy.key")},
+        {"path": s["kube_proxy_config_path"], "content": proxy_config},
+    ]
+    # what the secrets role put on this host for each daemon: a new certificate restarts it
+    kubelet_inputs = [secrets + "/ca.crt", secrets + "/kubelet.crt", secrets + "/kubelet.key"]
+    proxy_inputs = [secrets + "/ca.crt", secrets + "/kube-proxy.crt", secrets + "/kube-proxy.key"]
+
+    # the kubelet's kubeconfig, laid out by the node role's daemon call (a change restarts the kubelet there)
+    kubelet_files = [_document_file(documents[0], "0600")]
+    # kube-proxy's kubeconfig and KubeProxyConfiguration
+    proxy_files = [_document_file(documents[1], "0600", ["kube-proxy"]), _document_file(documents[2], "0600", ["kube-proxy"])]
+    manifest_dir = s.text("manifest_dir")
+    binary = s["kube_proxy_binary"]
+
+    if s.text("mode") == "host":
+        # the binary the node role verified (also listed here, so that a replaced binary restarts kube-proxy and a
+        # first check-mode run validates the unit), else watched as an input
+        binaries = list(kube_binaries_files or []) if boolean(install_binaries, strict=False) else []
+        binary_files = [dict(b, restarts=["kube-proxy"]) for b in binaries if get(b, "path") == binary]
+        files = proxy_files + binary_files + [
+            {"path": UNIT_FILE, "template": "kube-proxy.service.j2", "mode": "0644", "validate": "systemd:kube-proxy.service",
+             "restarts": ["kube-proxy"]},
+            {"path": manifest_dir + "/kube-proxy.yaml", "state": "absent"},
+        ]
+        units = [
+            # the handler restarts it, one worker at a time
+            {"name": "kube-proxy", "enabled": True, "masked": False, "inputs": proxy_inputs + ([] if binary_files else [binary]),
+             "health": {"url": "http://127.0.0.1:%s/healthz" % s.text("kube_proxy_healthz_port")}, "restart": "pending"},
+        ]
+    else:
+        # static_pod: the manifest is staged, then installed into the kubelet's directory (which starts or restarts
+        # the pod); its annotations carry the digests of the certificates (filled in on the host) and of the kubeconfig
+        # and configuration, so a change to any of them changes the manifest and the kubelet restarts the pod
+        files = [dict(f, restarts=[]) for f in proxy_files] + [
+            {"path": manifest_dir, "state": "directory", "mode": "0755"},
+            {"path": STAGED_MANIFEST, "template": "kube-proxy.yaml.j2", "mode": "0600", "digest_of": proxy_inputs},
+        ]
+        units = [
+            {"name": "kube-proxy", "kind": "static_pod", "source": STAGED_MANIFEST, "manifest": manifest_dir + "/kube-proxy.yaml",
+             "restart": "pending"},
+            # the other mode's service, if it was ever installed, must not hold kube-proxy's ports
+            {"name": "kube-proxy.service", "state": "stopped", "enabled": False},
+        ]
+
+    return {
+        "server": server,
+        "documents": documents,
+        "kube_proxy_config": proxy_config,
+        "kube_proxy_args": ["--config=%s" % s.text("kube_proxy_config_path"), "--v=%s" % s.text("kube_proxy_verbosity")],
+        "kubelet_inputs": kubelet_inputs,
+        "kube_proxy_inputs": proxy_inputs,
+        "kubelet_files": kubelet_files,
+        "kube_proxy_files": proxy_files,
+        "staged_manifest": STAGED_MANIFEST,
+        "files": files,
+        "units": units,
+    }
+
+
+class FilterModule:
+    """kubeha worker plan filter."""
+
+    def filters(self):
+        return {"worker_plan": worker_plan}
