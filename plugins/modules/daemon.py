@@ -350,12 +350,43 @@ restart_pending:
   type: list
   elements: str
   sample: ["kubelet"]
+written:
+  description: Paths created or changed (content or attributes), in the order of O(files); what a caller reads instead
+    of the strings of RV(files).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/var/lib/kubelet/config.yaml"]
+removed:
+  description: Paths removed (O(files[].state=absent) that were there).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/monit/conf.d/kubeha"]
+started:
+  description: Units started by this call.
+  returned: always
+  type: list
+  elements: str
+  sample: ["containerd"]
+stopped:
+  description: Units stopped by this call.
+  returned: always
+  type: list
+  elements: str
+  sample: ["podmaster"]
 restarted:
-  description: Units restarted by a O(restart_pending=true) call.
-  returned: with O(restart_pending=true)
+  description: Units restarted by this call (a restart now, or a pending one rolled by O(restart_pending=true)).
+  returned: always
   type: list
   elements: str
   sample: ["kube-apiserver"]
+reloaded:
+  description: Units that reloaded their configuration (O(files[].reloads)) in this call, recorded like a restart.
+  returned: always
+  type: list
+  elements: str
+  sample: ["haproxy"]
 daemon_reloaded:
   description: Whether systemd reloaded its units.
   returned: when units were given

@@ -245,7 +245,6 @@ class Run:
 
     # -- restart_pending: the handler's call ----------------------------------------------------
     def restart_pending(self):
-        done = []
         for key, record in self.records.pending():
             spec = record["unit"]
             self.result["changed"] = True
@@ -259,11 +258,9 @@ class Run:
                     _wait_healthy(spec.get("health"), spec.get("health_timeout") or 60, _systemd.unit_name(spec["name"]), spec["name"])
                     self.records.write(key, dict(digest=record["digest"], reload_digest=record.get("reload_digest")))
                 self.records.drop_pending(key)
-            done.append(spec["name"])
             self.result["units"][spec["name"]] = dict(action="reloaded" if record.get("verb") == "reload" else "restarted",
                                                       reason=record.get("reason", ""))
-        self.result["restarted"] = done
-        return self.result
+        return summarize(self.result)
 
     # -- the main call ---------------------------------------------------------------------------
     def converge(self, items, units, diff):
@@ -461,7 +458,23 @@ def run_daemon(params, check_mode=False, diff=False):
             unknown = [n for n in item.restarts + item.reloads if n not in known]
             if unknown:
                 raise DaemonError("%s: restarts or reloads %s, which is not in units (%s)" % (item.where, unknown, ", ".join(sorted(known)) or "none"))
-        return state.converge(items, units, diff)
+        return summarize(state.converge(items, units, diff))
     except DaemonError as exc:
         state.fail(exc)
     return None
+
+
+# per-file and per-unit actions, and the lists a caller reads instead of parsing them
+WRITTEN = ("created", "updated", "attributes")
+
+
+def summarize(result):
+    """Add the call's contract to a result: which paths were written and removed, which units were started,
+    stopped, restarted and reloaded (or in check mode would be), in the order of the call."""
+    files = result.get("files") or {}
+    units = result.get("units") or {}
+    result["written"] = [p for p, action in files.items() if action in WRITTEN]
+    result["removed"] = [p for p, action in files.items() if action == "removed"]
+    for verb in ("started", "stopped", "restarted", "reloaded"):
+        result[verb] = [name for name, entry in units.items() if entry.get("action") == verb]
+    return result

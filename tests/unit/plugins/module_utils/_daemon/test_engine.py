@@ -306,3 +306,31 @@ def test_check_mode_still_fails_a_bad_file_when_nothing_it_may_need_is_missing(t
     params["files"][1]["content"] = "broken\n"
     with pytest.raises(DaemonError, match="validation .* failed"):
         run_daemon(params, check_mode=True)
+
+
+def test_the_result_lists_what_was_written_removed_started_restarted_reloaded_and_stopped(host, systemd, tmp_path):
+    """The lists callers read instead of the per-file and per-unit strings."""
+    old = str(tmp_path / "etc" / "old.conf")
+    systemd.add("proxy.service")
+    proxy_conf = str(tmp_path / "etc" / "proxy.conf")
+
+    def params(conf, proxy, **extra):
+        p = host.params(conf=conf, **extra)
+        p["files"] += [dict(path=proxy_conf, content=proxy, mode="0644", reloads=["proxy"]), dict(path=old, state="absent")]
+        p["units"].append(dict(name="proxy", enabled=True, health_timeout=1))
+        return p
+
+    os.makedirs(os.path.dirname(old))
+    open(old, "w").close()
+    first = run_daemon(params("a=1\n", "p=1\n"))
+    assert (first["written"], first["removed"]) == ([host.conf, proxy_conf], [old])
+    assert (first["started"], first["restarted"], first["reloaded"], first["stopped"]) == (["demo", "proxy"], [], [], [])
+    second = run_daemon(params("a=2\n", "p=2\n"))
+    assert (second["written"], second["removed"], second["started"]) == ([host.conf, proxy_conf], [], [])
+    assert (second["restarted"], second["reloaded"]) == (["demo"], ["proxy"]) and systemd.unit("proxy.service")["reloads"] == 1
+    pending = run_daemon(params("a=3\n", "p=2\n", restart="pending"))
+    assert pending["restarted"] == [] and pending["restart_pending"] == ["demo"]
+    rolled = run_daemon(dict(restart_pending=True, state_dir=host.state_dir))
+    assert (rolled["restarted"], rolled["reloaded"], rolled["written"]) == (["demo"], [], [])
+    stop = run_daemon(params("a=3\n", "p=2\n", unit=dict(state="stopped")))
+    assert stop["stopped"] == ["demo"] and stop["written"] == [] and run_daemon(params("a=3\n", "p=2\n"))["started"] == ["demo"]
