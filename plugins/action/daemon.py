@@ -24,10 +24,24 @@ MODULE = "kubeha.cluster.daemon"
 FACT = "kubeha_managed"
 
 
+def run_id(pid=None):
+    """This ansible-playbook run: its main process (every task's worker is its child) and when that started.
+
+    A fact left by another run (a persistent fact cache) carries another id; the plugin needs no playbook variable.
+    """
+    pid = os.getppid() if pid is None else pid
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            started = handle.read().rsplit(")", 1)[1].split()[19]  # field 22, starttime
+    except (OSError, IndexError):
+        started = ""  # not Linux: the process id alone
+    return "%d:%s" % (pid, started)
+
+
 def merge_managed(previous, managed, run=None):
     """The fact after one more call: later calls win for a path or unit they share with an earlier one.
 
-    ``run`` is site.yml's id of the current run: a fact left by another run (a persistent fact cache)
+    ``run`` is the current run's id (run_id()): a fact left by another run (a persistent fact cache)
     is started afresh, so that it never holds what an older run managed.
     """
     previous = previous or {}
@@ -131,5 +145,5 @@ class ActionModule(ActionBase):
                 for path, src in undecided.items())
         if answer.get("managed") and not answer.get("failed") and not self._play_context.check_mode:
             previous = (task_vars.get("ansible_facts") or {}).get(FACT)
-            result["ansible_facts"] = {FACT: merge_managed(previous, answer["managed"], task_vars.get("_kubeha_run_id"))}
+            result["ansible_facts"] = {FACT: merge_managed(previous, answer["managed"], run_id())}
         return result

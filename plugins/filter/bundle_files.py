@@ -31,7 +31,7 @@ EXAMPLES = r"""
 - name: Record the host's certificates and keys with the rest of what the run left
   kubeha.cluster.converged:
     digest: "{{ _digest }}"
-    files: "{{ _secrets_pki.bundles[inventory_hostname] | kubeha.cluster.bundle_files }}"
+    files: "{{ (secrets_dir ~ '/bundles/' ~ inventory_hostname ~ '.tar') | kubeha.cluster.bundle_files }}"
 """
 
 RETURN = r"""

@@ -58,8 +58,10 @@ import hashlib
 import json
 import os
 
+from ansible import __version__ as ANSIBLE_VERSION
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
 # what the variables of a host hold besides its inventory (run-time names), and the switch of the fast path itself
 RUN_TIME = frozenset(("omit", "playbook_dir", "play_hosts", "role_names", "environment", "vars", "hostvars",
@@ -93,6 +95,31 @@ def host_inputs(all_vars, run_time_names):
             value = sorted(g for g in value if not g.startswith("_kubeha"))
         out[name] = _plain(value)
     return out
+
+
+# ansible-core's private parts the vars digest reads (tested with ansible-core 2.17 to 2.19): the variable manager
+# and inventory behind hostvars, and the fact caches that tell facts and run results from inputs
+INTERNALS = (("hostvars", "_variable_manager"), ("hostvars", "_inventory"), ("variable manager", "_nonpersistent_fact_cache"),
+             ("variable manager", "_fact_cache"))
+
+
+def internals(hostvars):
+    """(variable manager, inventory), or None when this ansible-core does not have what the digest reads."""
+    manager = getattr(hostvars, "_variable_manager", None)
+    inventory = getattr(hostvars, "_inventory", None)
+    if manager is None or inventory is None:
+        return None
+    if not all(hasattr(manager, name) for owner, name in INTERNALS if owner == "variable manager"):
+        return None
+    return manager, inventory
+
+
+def unsupported_digest():
+    """A digest no record can match: every run is a full run (the fast path is off, nothing else changes)."""
+    Display().warning("kubeha.cluster.site_digest: ansible-core %s lacks the internals the fast path reads (%s): site.yml "
+                      "runs every stage each time. Nothing else changes; kubeha_site_fast_path: false says so explicitly."
+                      % (ANSIBLE_VERSION, ", ".join("%s.%s" % pair for pair in INTERNALS)))
+    return "unsupported-" + os.urandom(16).hex()
 
 
 def vars_digest(variable_manager, inventory):
@@ -152,11 +179,10 @@ class LookupModule(LookupBase):
         part = self.get_option("part")
         if part == "vars":
             hostvars = (variables or {}).get("hostvars")
-            manager = getattr(hostvars, "_variable_manager", None)
-            inventory = getattr(hostvars, "_inventory", None)
-            if manager is None or inventory is None:
+            if hostvars is None:
                 raise AnsibleLookupError("site_digest part=vars needs the play's hostvars; use it in a task of a play")
-            return [vars_digest(manager, inventory)]
+            found = internals(hostvars)
+            return [vars_digest(*found) if found else unsupported_digest()]
         start = self.get_option("vars_digest")
         if not start:
             raise AnsibleLookupError("site_digest part=site needs vars_digest, the part=vars digest taken when the run started")

@@ -64,7 +64,8 @@ EXAMPLES = r"""
   kubeha.cluster.converged:
     digest: "{{ lookup('kubeha.cluster.site_digest', secrets_dir, vars_digest=_kubeha_vars_digest) }}"
     managed: "{{ kubeha_managed | default({}) }}"
-    renew_by: "{{ _secrets_pki.renew_by }}"
+    files: "{{ secrets_managed.files }}"
+    renew_by: "{{ secrets_managed.renew_by }}"
 """
 
 RETURN = r"""

@@ -130,6 +130,17 @@ def test_later_calls_win_and_another_runs_fact_is_dropped():
     assert "run" not in merge_managed(None, one)
 
 
+def test_the_run_id_is_the_playbook_process_and_its_start(tmp_path):
+    """Workers are children of ansible-playbook: the id is its pid and start time, the same for every task of a run."""
+    import os
+    from ansible_collections.kubeha.cluster.plugins.action.daemon import run_id
+    here = run_id(os.getpid())
+    pid, started = here.split(":")
+    assert int(pid) == os.getpid() and started.isdigit() and run_id(os.getpid()) == here
+    assert run_id() == run_id(os.getppid()) != here
+    assert run_id(2 ** 22 + 7) == "%d:" % (2 ** 22 + 7)  # no such process: the pid alone
+
+
 def test_a_controller_file_that_changed_since_its_build_is_not_sent(play):
     run, root, _fake, base = play
     built = hashlib.sha256((base / "files" / "helper.sh").read_bytes()).hexdigest()

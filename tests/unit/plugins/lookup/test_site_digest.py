@@ -94,3 +94,22 @@ def test_the_collection_is_an_input(tmp_path):
     first = sd.site_digest("v", [], collection=str(collection))
     (collection / "roles" / "etcd" / "main.yml").write_text("b")
     assert sd.site_digest("v", [], collection=str(collection)) != first
+
+
+def test_the_private_parts_it_reads_are_checked_and_their_absence_only_turns_the_fast_path_off(tmp_path):
+    """hostvars of this ansible-core give what the digest reads; without them every run is a full run (a warning, a
+    digest that no record matches), never an error."""
+    from ansible.vars.hostvars import HostVars
+
+    manager, inventory = _manager(tmp_path)
+    hostvars = HostVars(inventory=inventory, variable_manager=manager, loader=DataLoader())
+    assert sd.internals(hostvars) == (manager, inventory)
+
+    class Elsewhere:
+        """hostvars of an ansible-core whose internals moved"""
+
+    assert sd.internals(Elsewhere()) is None
+    first, second = sd.unsupported_digest(), sd.unsupported_digest()
+    assert first.startswith("unsupported-") and first != second
+    del manager._fact_cache  # pylint: disable=protected-access
+    assert sd.internals(hostvars) is None
