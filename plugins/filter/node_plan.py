@@ -77,7 +77,7 @@ import os
 
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, to_int, unique, version_at_least
 
 LIBEXEC = "/usr/local/lib/kubeha"
 CONTAINERD_PIDFILE = "/run/kubeha-containerd.pid"
@@ -131,14 +131,6 @@ def _kubelet_config(s):
     return merge_hash(merge_hash(config, optional, recursive=True), s["kubelet_config_extra"] or {}, recursive=True)
 
 
-def _unique(values):
-    out = []
-    for value in values:
-        if value not in out:
-            out.append(value)
-    return out
-
-
 def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helpers_files=None):
     """The plan of the node role on one host: see DOCUMENTATION."""
     s = RoleSettings(settings, "node_", "node_plan")
@@ -153,7 +145,7 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     # binary is replaced, a kubelet binary this role does not install is watched as an input instead
     binaries = list(kube_binaries_files or []) if s.flag("install_binaries") else []
     installed = kubelet_binary in [get(b, "path") for b in binaries]
-    kubelet_inputs = _unique(list(s["kubelet_inputs"] or []) + ([] if installed else [kubelet_binary]))
+    kubelet_inputs = unique(list(s["kubelet_inputs"] or []) + ([] if installed else [kubelet_binary]))
 
     # files of both supervisors: directories, containerd's and the kubelet's configuration, binaries, the
     # caller's extra kubelet files (the worker's kubeconfig)

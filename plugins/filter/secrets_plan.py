@@ -66,13 +66,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-
-def _unique(hosts):
-    out = []
-    for host in hosts:
-        if host not in out:
-            out.append(host)
-    return out
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import unique
 
 
 def _group(groups, name):
@@ -89,7 +83,7 @@ def secrets_plan(settings, groups, addresses):
         masters = _group(groups, settings['secrets_masters_group'])
         etcd = _group(groups, settings['secrets_etcd_hosts_group'])
         workers = _group(groups, settings['secrets_workers_group'])
-        nodes = _unique((masters if settings['secrets_masters_are_nodes'] else []) + workers)
+        nodes = unique((masters if settings['secrets_masters_are_nodes'] else []) + workers)
     except KeyError as exc:
         raise AnsibleFilterError("secrets_plan: the variable %s is missing" % exc.args[0]) from None
     return {
@@ -98,7 +92,7 @@ def secrets_plan(settings, groups, addresses):
         'etcd': etcd,
         'nodes': nodes,
         'bundles': [{'host': host, 'master': host in masters, 'node': host in nodes, 'etcd_member': host if host in etcd else None}
-                    for host in _unique(masters + etcd + workers)],
+                    for host in unique(masters + etcd + workers)],
     }
 
 

@@ -61,6 +61,15 @@ def jinja_list(values):
     return "[%s]" % ", ".join(repr(str(v)) for v in values)
 
 
+def unique(values):
+    """The values in their first order, each once (for unhashable values too)."""
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
 def get(mapping, key, default=None):
     """``mapping[key]``, or ``default`` when there is no such key or mapping, or the value is null."""
     try:

@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeha.cluster.plugins.plugin_utils._files import sha256_file
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, jinja_list, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, jinja_list, to_int, unique, version_at_least
 
 
 def test_role_settings_strip_the_prefix_leave_other_roles_out_and_name_a_missing_variable():
@@ -43,3 +43,7 @@ def test_sha256_file(tmp_path):
     data = b'x' * (3 << 20) + b'tail'
     path.write_bytes(data)
     assert sha256_file(str(path)) == hashlib.sha256(data).hexdigest()
+
+
+def test_unique_keeps_the_first_order_and_takes_unhashable_values():
+    assert unique(['m2', 'm1', 'm2', 'w1', 'm1']) == ['m2', 'm1', 'w1'] and unique([{'a': 1}, {'a': 1}]) == [{'a': 1}] and unique([]) == []
