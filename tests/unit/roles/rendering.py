@@ -24,6 +24,10 @@ def role_vars(role):
         if os.path.exists(path):
             with open(path, encoding='utf-8') as handle:
                 merged.update(yaml.safe_load(handle) or {})
+    # the role's tasks set _<role>_planned to its plan (set_fact); rendered alone, it is the plan itself
+    plan = '_%s_plan' % role
+    if plan in merged:
+        merged.setdefault(plan + 'ned', '{{ %s }}' % plan)
     return merged
 
 
