@@ -331,7 +331,10 @@ created_parents:
   sample: ["/etc/kubeha"]
 units:
   description:
-    - Per unit, the action (started, stopped, restarted, pending, recorded, none) and why.
+    - Per unit, the action (started, stopped, restarted, reloaded, pending, recorded, reset, none) and why.
+    - C(reset_failed) is how a unit asked to be stopped had failed (systemd's C(Result), like C(exit-code) or C(signal)),
+      when it was found failed or ended failed on its way down; it is then cleared with C(systemctl reset-failed), so a
+      removed unit does not stay in C(systemctl --failed). C(reset) is the action when that was the only change.
     - C(health) is what the unit's health check saw when it passed in this call (a command's standard output, up to
       4 KiB, so a status the check prints reaches the play without another task; C(200 ok) for a URL).
   returned: always

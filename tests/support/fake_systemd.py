@@ -5,8 +5,8 @@ put first on PATH. They keep unit states in a JSON file and log every call, so t
 unit (loaded, active, enabled, masked, needing a daemon-reload), run code that calls systemctl, and
 assert on what it asked for. Only what kubeha's daemon package uses is understood: show with
 --property, start [--no-block], stop, restart, try-restart, enable, disable, mask, unmask,
-daemon-reload. A unit listed in ``fail`` fails its start/restart with rc 1, like a unit whose
-ExecStart dies. systemd-analyze stays the real one.
+reset-failed, daemon-reload. A unit listed in ``fail`` fails its start/restart with rc 1, like a unit whose
+ExecStart dies; one listed in ``fail_stop`` ends failed when stopped. systemd-analyze stays the real one.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ if verb == "show":
     for name in names:
         u = units.get(name, {"load": "not-found", "active": "inactive", "file": "", "reload": "no"})
         values = {"Id": name, "LoadState": u["load"], "ActiveState": u["active"], "SubState": "running" if u["active"] == "active" else "dead",
-                  "UnitFileState": u["file"], "NeedDaemonReload": u["reload"], "FragmentPath": u.get("fragment", "")}
+                  "UnitFileState": u["file"], "NeedDaemonReload": u["reload"], "FragmentPath": u.get("fragment", ""),
+                  "Result": u.get("result", "success")}
         blocks.append("\n".join("%%s=%%s" %% (p, values.get(p, "")) for p in props))
     print("\n\n".join(blocks))
     sys.exit(0)
@@ -66,7 +67,13 @@ for name in names:
             sys.stderr.write("Job for %%s canceled.\n" %% name); sys.exit(1)
         u["reloads"] = u.get("reloads", 0) + 1
     elif verb == "stop":
-        u["active"] = "inactive"
+        # a unit in fail_stop exits with an error on the way down: stopped, but failed (systemctl stop still succeeds)
+        u["active"] = "failed" if name in state.get("fail_stop", []) else "inactive"
+        u["result"] = "exit-code" if u["active"] == "failed" else "success"
+    elif verb == "reset-failed":
+        if u["active"] == "failed":
+            u["active"] = "inactive"
+        u["result"] = "success"
     elif verb == "enable":
         u["file"] = "enabled"
     elif verb == "disable":
@@ -127,6 +134,11 @@ class FakeSystemd:
     def fail(self, *names):
         state = self._load()
         state["fail"] = list(names)
+        self._save(state)
+
+    def fail_on_stop(self, *names):
+        state = self._load()
+        state["fail_stop"] = list(names)
         self._save(state)
 
     def unit(self, name):

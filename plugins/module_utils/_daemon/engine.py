@@ -353,11 +353,21 @@ class Run:
             self.result["changed"] = True
         if unit.state == "stopped" or unit.masked is True:
             self.records.drop_pending(name)
+            action, after = "none", props
             if active:
+                action = "stopped"
                 if not self.check_mode:
                     _systemd.systemctl("stop", name, unit=unit.name)
-                return self.unit_result(unit, "stopped", **extra)
-            return self.unit_result(unit, "none", **extra)
+                    after = _systemd.show([name])[name]
+            if after.get("ActiveState") == "failed":
+                # A unit asked to be stopped (a removed podmaster, say) that ended failed - its process exited
+                # with an error or was killed on the way down - would stay in `systemctl --failed` for good,
+                # even once its unit file is gone. The failure is reported here, then cleared.
+                extra["reset_failed"] = after.get("Result") or "failed"
+                if not self.check_mode:
+                    _systemd.systemctl("reset-failed", name, unit=unit.name)
+                action = "stopped" if action == "stopped" else "reset"
+            return self.unit_result(unit, action, **extra)
         if not active:
             if unit.state == "as_is":
                 self.records.write(name, dict(digest=digest))

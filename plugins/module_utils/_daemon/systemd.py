@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .common import DaemonError, run, tail
 
-PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload", "FragmentPath")
+PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "Result", "UnitFileState", "NeedDaemonReload", "FragmentPath")
 ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "linked", "linked-runtime")
 
 

@@ -171,6 +171,29 @@ def test_stopped_and_masked(host, systemd):
     assert unmasked["units"]["demo"]["action"] == "started" and unmasked["units"]["demo"]["steps"] == ["unmask", "enable"]
 
 
+def test_a_unit_stopped_into_failure_is_reported_and_reset(host, systemd):
+    """A stopped unit that ended failed (its process exited with an error on the way down) would stay in
+    `systemctl --failed` even after its unit file is gone: the result says how it failed, then it is reset."""
+    run_daemon(host.params())
+    systemd.fail_on_stop("demo.service")
+    check = run_daemon(host.params(unit=dict(state="stopped", enabled=False)), check_mode=True)
+    assert check["units"]["demo"]["action"] == "stopped" and "reset_failed" not in check["units"]["demo"]
+    stopped = run_daemon(host.params(unit=dict(state="stopped", enabled=False)))
+    assert stopped["units"]["demo"]["action"] == "stopped" and stopped["units"]["demo"]["reset_failed"] == "exit-code"
+    assert ["reset-failed", "demo.service"] in systemd.calls() and systemd.unit("demo.service")["active"] == "inactive"
+    again = run_daemon(host.params(unit=dict(state="stopped", enabled=False)))
+    assert again["changed"] is False and again["units"]["demo"]["action"] == "none"
+    # one found failed already (it died before this run) is reset too, and that is a change
+    state = systemd._load()
+    state["units"]["demo.service"].update(active="failed", result="signal")
+    systemd._save(state)
+    found = run_daemon(host.params(unit=dict(state="stopped", enabled=False)), check_mode=True)
+    assert found["changed"] is True and found["units"]["demo"] == dict(found["units"]["demo"], action="reset", reset_failed="signal")
+    assert systemd.unit("demo.service")["active"] == "failed"
+    reset = run_daemon(host.params(unit=dict(state="stopped", enabled=False)))
+    assert reset["units"]["demo"]["action"] == "reset" and systemd.unit("demo.service")["active"] == "inactive"
+
+
 def test_daemon_reload_only_when_systemd_asks(host, systemd):
     run_daemon(host.params())
     systemd.clear_calls()
