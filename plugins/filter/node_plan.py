@@ -59,6 +59,11 @@ _value:
     containerd_pidfile: {description: containerd's pidfile under monit., type: str}
     kubelet_pidfile: {description: The kubelet's pidfile under monit., type: str}
     kubelet_healthz: {description: The kubelet's /healthz URL., type: str}
+    kubelet_health:
+      description:
+        - "The kubelet unit's health check under systemd: its Node Lease renewed since it started (a C(command), node-daemons
+          lease) when C(node_kubelet_api) is set, else its C(/healthz) (a C(url))."
+      type: dict
     kubelet_args: {description: The kubelet's command line after the binary (the systemd unit and the monit script)., type: list, elements: str}
     kubelet_config: {description: The KubeletConfiguration (kubelet-config.yaml)., type: dict}
     kubelet_inputs: {description: Files the kubelet reads that others install (a change restarts it under systemd)., type: list, elements: str}
@@ -140,6 +145,13 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     kubelet_args = _kubelet_args(s)
     healthz = "http://%s:%s/healthz" % (s.text("kubelet_healthz_bind_address"), s.text("kubelet_healthz_port"))
     extra_files = list(s["kubelet_extra_files"] or [])
+    # the kubelet's health gate: its Node Lease renewed since it started, read through the balancer with its own
+    # certificate (node-daemons lease), when the caller says how it reaches the API; else its /healthz
+    api = s["kubelet_api"] or {}
+    lease_spec = ([str(get(api, key)) for key in ("server", "ca_file", "cert_file", "key_file")] + [s.text("kubelet_node_name")]
+                  if api else [])
+    kubelet_health = ({"command": [PYTHON, NODE_DAEMONS, "lease"] + lease_spec + ["systemd:kubelet.service"]}
+                      if lease_spec else {"url": healthz})
 
     # the binaries kube_binaries verified, installed by this role's daemon task; the kubelet restarts when its
     # binary is replaced, a kubelet binary this role does not install is watched as an input instead
@@ -171,13 +183,25 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
          "validate": "systemd:containerd.service:%s" % os.path.basename(CONTAINERD_DROPIN), "restarts": ["containerd"]},
         {"path": "/etc/monit/conf.d/kubeha", "state": "absent"},
         {"path": LIBEXEC + "/verify-unit", "state": "absent"},
-    ]
+    ] + ([{"path": LIBEXEC, "state": "directory", "mode": "0755"}, {"path": NODE_DAEMONS, "src": "node-daemons", "mode": "0644"}]
+         if lease_spec else [])
     units_systemd = [
         {"name": "containerd", "enabled": True, "masked": False, "health": {"socket": socket}, "restart": "now"},
         # the handler restarts the kubelet, one node at a time
-        {"name": "kubelet", "enabled": True, "masked": False, "inputs": kubelet_inputs, "health": {"url": healthz},
+        {"name": "kubelet", "enabled": True, "masked": False, "inputs": kubelet_inputs, "health": kubelet_health,
          "restart": "pending"},
     ]
+
+    # under monit the daemons are restarted by their control scripts (handlers) when they run from before a
+    # file they read was written (node-daemons stale)
+    restart_paths = {
+        "containerd": [containerd_config, LIBEXEC + "/containerd-ctl"],
+        "kubelet": [config_path, LIBEXEC + "/kubelet-ctl", kubelet_binary] + [get(f, "path") for f in extra_files],
+    }
+    # monit's health: containerd's socket and the kubelet's /healthz, and its Lease unless a restart is pending (the
+    # kubelet runs from before one of its files was written: the restart handler checks the Lease after it)
+    monit_check = ([PYTHON, NODE_DAEMONS, "check"] + (["--lease=" + ",".join(lease_spec + [KUBELET_PIDFILE])] if lease_spec else [])
+                   + [socket, healthz] + (restart_paths["kubelet"] if lease_spec else []))
 
     # monit supervision: daemons monit starts through start-stop-daemon (the guide's init scripts), one control
     # script each; first monit-verify (monit -t of a check file with the rest of monit's configuration), which
@@ -212,21 +236,20 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
         {"name": "kubelet", "state": "stopped", "masked": True},
         # asks monit to start (and monitor) kubeha's group, passes when containerd and the kubelet answer
         {"name": "monit", "enabled": True, "masked": False,
-         "health": {"command": [PYTHON, NODE_DAEMONS, "check", socket, healthz]}, "restart": "now"},
+         "health": {"command": monit_check}, "restart": "now"},
     ]
 
-    # under monit the daemons are restarted by their control scripts (handlers) when they run from before a
-    # file they read was written (node-daemons stale)
-    restart_paths = {
-        "containerd": [containerd_config, LIBEXEC + "/containerd-ctl"],
-        "kubelet": [config_path, LIBEXEC + "/kubelet-ctl", kubelet_binary] + [get(f, "path") for f in extra_files],
-    }
     timeout = s.text("health_timeout")
+    monit_restart_argv = {name: [PYTHON, NODE_DAEMONS, "restart", name, pidfile, socket, healthz, timeout] + restart_paths[name]
+                          for name, pidfile in (("containerd", CONTAINERD_PIDFILE), ("kubelet", KUBELET_PIDFILE))}
+    if lease_spec:
+        monit_restart_argv["kubelet"].insert(3, "--lease=" + ",".join(lease_spec + [KUBELET_PIDFILE]))
     return {
         "libexec": LIBEXEC,
         "containerd_pidfile": CONTAINERD_PIDFILE,
         "kubelet_pidfile": KUBELET_PIDFILE,
         "kubelet_healthz": healthz,
+        "kubelet_health": kubelet_health,
         "kubelet_args": kubelet_args,
         "kubelet_config": _kubelet_config(s),
         "kubelet_inputs": kubelet_inputs,
@@ -239,8 +262,7 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
         "monit_restart_paths": restart_paths,
         "monit_stale_argv": ([PYTHON, NODE_DAEMONS, "stale", "containerd", CONTAINERD_PIDFILE] + restart_paths["containerd"]
                              + ["--", "kubelet", KUBELET_PIDFILE] + restart_paths["kubelet"]),
-        "monit_restart_argv": {name: [PYTHON, NODE_DAEMONS, "restart", name, pidfile, socket, healthz, timeout] + restart_paths[name]
-                               for name, pidfile in (("containerd", CONTAINERD_PIDFILE), ("kubelet", KUBELET_PIDFILE))},
+        "monit_restart_argv": monit_restart_argv,
     }
 
 

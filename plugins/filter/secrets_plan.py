@@ -66,7 +66,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import unique
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, unique
 
 
 def _group(groups, name):
@@ -79,13 +79,11 @@ def secrets_plan(settings, groups, addresses):
     if not isinstance(settings, dict) or not isinstance(groups, dict) or not isinstance(addresses, dict):
         raise AnsibleFilterError("secrets_plan: expected the dict of the secrets_* variables, groups and a dict of addresses, "
                                  "got %r, %r and %r" % (type(settings).__name__, type(groups).__name__, type(addresses).__name__))
-    try:
-        masters = _group(groups, settings['secrets_masters_group'])
-        etcd = _group(groups, settings['secrets_etcd_hosts_group'])
-        workers = _group(groups, settings['secrets_workers_group'])
-        nodes = unique((masters if settings['secrets_masters_are_nodes'] else []) + workers)
-    except KeyError as exc:
-        raise AnsibleFilterError("secrets_plan: the variable %s is missing" % exc.args[0]) from None
+    s = RoleSettings(settings, "secrets_", "secrets_plan")
+    masters = _group(groups, s["masters_group"])
+    etcd = _group(groups, s["etcd_hosts_group"])
+    workers = _group(groups, s["workers_group"])
+    nodes = unique((masters if s.flag("masters_are_nodes") else []) + workers)
     return {
         'masters': [{'name': host, 'ip': addresses.get(host, '')} for host in masters],
         'etcd_members': [{'name': host, 'ip': addresses.get(host, '')} for host in etcd],

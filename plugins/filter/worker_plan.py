@@ -64,6 +64,9 @@ _value:
     kubelet_inputs: {description: The certificates the kubelet reads (a change restarts it)., type: list, elements: str}
     kube_proxy_inputs: {description: The certificates kube-proxy reads (a change restarts it)., type: list, elements: str}
     kubelet_files: {description: The kubelet's kubeconfig as a file entry of the node role's daemon call., type: list, elements: dict}
+    kubelet_api:
+      description: How the kubelet reaches the API (C(server), C(ca_file), C(cert_file), C(key_file)), for the node role's health gate.
+      type: dict
     kube_proxy_files: {description: kube-proxy's kubeconfig and configuration as file entries., type: list, elements: dict}
     staged_manifest: {description: Where the static pod's manifest is staged., type: str}
     files: {description: The daemon call's file entries for C(worker_mode)., type: list, elements: dict}
@@ -106,17 +109,20 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
         "healthzBindAddress": "0.0.0.0:%s" % s.text("kube_proxy_healthz_port"),
         "metricsBindAddress": "127.0.0.1:10249",
     }, s["kube_proxy_config_extra"] or {}, recursive=True)
+    # the kubelet's way to the API (its kubeconfig, and the node role's health gate reads its Lease the same way)
+    kubelet_api = {"server": server, "ca_file": secrets + "/ca.crt", "cert_file": secrets + "/kubelet.crt",
+                   "key_file": secrets + "/kubelet.key"}
     documents = [
         {"path": kubelet_kubeconfig,
-         "content": kubeconfig(server, user="system:node:%s" % host, ca_file=secrets + "/ca.crt",
-                               cert_file=secrets + "/kubelet.crt", key_file=secrets + "/kubelet.key")},
+         "content": kubeconfig(server, user="system:node:%s" % host, ca_file=kubelet_api["ca_file"],
+                               cert_file=kubelet_api["cert_file"], key_file=kubelet_api["key_file"])},
         {"path": proxy_kubeconfig,
          "content": kubeconfig(server, user="system:kube-proxy", ca_file=secrets + "/ca.crt",
                                cert_file=secrets + "/kube-proxy.crt", key_file=secrets + "/kube-proxy.key")},
         {"path": s["kube_proxy_config_path"], "content": proxy_config},
     ]
     # what the secrets role put on this host for each daemon: a new certificate restarts it
-    kubelet_inputs = [secrets + "/ca.crt", secrets + "/kubelet.crt", secrets + "/kubelet.key"]
+    kubelet_inputs = [kubelet_api["ca_file"], kubelet_api["cert_file"], kubelet_api["key_file"]]
     proxy_inputs = [secrets + "/ca.crt", secrets + "/kube-proxy.crt", secrets + "/kube-proxy.key"]
 
     # the kubelet's kubeconfig, laid out by the node role's daemon call (a change restarts the kubelet there)
@@ -164,6 +170,7 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
         "kubelet_inputs": kubelet_inputs,
         "kube_proxy_inputs": proxy_inputs,
         "kubelet_files": kubelet_files,
+        "kubelet_api": kubelet_api,
         "kube_proxy_files": proxy_files,
         "staged_manifest": STAGED_MANIFEST,
         "files": files,

@@ -136,3 +136,24 @@ def test_monit_files_units_and_restarts():
 def test_a_first_check_mode_run_checks_the_monit_file_alone(check_mode, helpers, alone):
     validate = by_path(plan(check_mode=check_mode, helpers=helpers)['files_monit'])['/etc/monit/conf.d/kubeha']['validate']
     assert validate == ('/usr/bin/monit -t -c %s' if alone else LIB + '/monit-verify %s kubeha')
+
+
+def test_with_the_api_given_the_kubelet_is_healthy_once_its_node_lease_is_renewed():
+    """The worker role gives node_kubelet_api: then the kubelet's gate is its Node Lease read through the balancer with
+    its own certificate (node-daemons lease), which a kubelet with a refused certificate fails; else its /healthz."""
+    assert plan()['units_systemd'][1]['health'] == {'url': 'http://127.0.0.1:10248/healthz'}
+    assert LIB + '/node-daemons' not in by_path(plan()['files_systemd'])
+    api = {'server': 'https://10.0.0.10:6443', 'ca_file': '/srv/kubernetes/ca.crt', 'cert_file': '/srv/kubernetes/kubelet.crt',
+           'key_file': '/srv/kubernetes/kubelet.key'}
+    p = plan(kubelet_api=api)
+    spec = ['https://10.0.0.10:6443', '/srv/kubernetes/ca.crt', '/srv/kubernetes/kubelet.crt', '/srv/kubernetes/kubelet.key', 'n1']
+    assert p['units_systemd'][1]['health'] == p['kubelet_health'] == {
+        'command': ['/usr/bin/python3', LIB + '/node-daemons', 'lease'] + spec + ['systemd:kubelet.service']}
+    assert by_path(p['files_systemd'])[LIB + '/node-daemons'] == {'path': LIB + '/node-daemons', 'src': 'node-daemons', 'mode': '0644'}
+    lease = '--lease=' + ','.join(spec + ['/run/kubelet.pid'])
+    # under monit the Lease is left to the restart handler while the kubelet runs from before one of its files
+    assert p['units_monit'][2]['health']['command'] == [
+        '/usr/bin/python3', LIB + '/node-daemons', 'check', lease, '/run/containerd/containerd.sock', 'http://127.0.0.1:10248/healthz',
+    ] + p['monit_restart_paths']['kubelet']
+    assert p['monit_restart_argv']['kubelet'][:5] == ['/usr/bin/python3', LIB + '/node-daemons', 'restart', lease, 'kubelet']
+    assert lease not in p['monit_restart_argv']['containerd']

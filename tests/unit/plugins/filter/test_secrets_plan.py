@@ -59,5 +59,5 @@ def test_bad_arguments_are_refused(args):
 def test_a_missing_variable_is_named():
     settings = dict(SETTINGS)
     del settings['secrets_workers_group']
-    with pytest.raises(AnsibleFilterError, match='secrets_workers_group is missing'):
+    with pytest.raises(AnsibleFilterError, match=r'secrets_plan: secrets_workers_group is not set \(the role.s defaults set it'):
         secrets_plan(settings, groups=GROUPS, addresses=ADDRESSES)

@@ -69,6 +69,12 @@ def test_the_kubelet_files_for_the_node_role():
     assert p['kubelet_inputs'] == ['/srv/kubernetes/ca.crt', '/srv/kubernetes/kubelet.crt', '/srv/kubernetes/kubelet.key']
     assert p['kubelet_files'] == [{'path': '/etc/kubernetes/kubelet.kubeconfig', 'template': 'yaml-document.j2',
                                    'template_vars': {'item': p['documents'][0]}, 'mode': '0600'}]
+    # the node role's health gate reads the kubelet's Lease the way its kubeconfig reaches the API
+    kubeconfig = p['documents'][0]['content']
+    assert p['kubelet_api'] == {'server': kubeconfig['clusters'][0]['cluster']['server'],
+                                'ca_file': kubeconfig['clusters'][0]['cluster']['certificate-authority'],
+                                'cert_file': kubeconfig['users'][0]['user']['client-certificate'],
+                                'key_file': kubeconfig['users'][0]['user']['client-key']}
 
 
 def test_host_mode():
