@@ -189,7 +189,6 @@ def test_a_kubelet_that_does_not_run_fails(apiserver, tmp_path):
     assert code == 1 and out.startswith('kubelet: not running'), out
 
 
-
 def test_under_monit_the_lease_waits_for_a_pending_kubelet_restart(daemon, capsys):
     """check --lease=... SOCKET URL FILE...: while the kubelet runs from before one of its files was written (the run
     that wrote its new kubeconfig has not restarted it yet), the Lease is left to the restart handler; otherwise asked."""
