@@ -206,7 +206,8 @@ def apiserver_plan(settings, etcd_urls):
     if host:
         unit['enabled'] = True
     else:
-        unit.update({'kind': 'static_pod', 'source': staged_manifest,
+        # process: a restart waits for the kubelet to replace the pod before its /readyz counts (the old one answers it)
+        unit.update({'kind': 'static_pod', 'source': staged_manifest, 'process': 'kube-apiserver',
                      'manifest': str(s['manifest_dir']) + '/kube-apiserver.yaml'})
 
     return {

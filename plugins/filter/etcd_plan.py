@@ -323,7 +323,9 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
 
     # the daemon calls of tasks/main.yml
     staged_manifest = s.text("config_dir") + "/etcd.yaml"
-    pod_unit = {"name": "etcd", "kind": "static_pod", "source": staged_manifest, "manifest": s.text("manifest_dir") + "/etcd.yaml"}
+    # process: a restart waits for the kubelet to replace the pod before the member's health counts (the old one answers it)
+    pod_unit = {"name": "etcd", "kind": "static_pod", "source": staged_manifest, "manifest": s.text("manifest_dir") + "/etcd.yaml",
+                "process": "etcd"}
     bootstrap_item = {"path": BOOTSTRAP_FILE, "template": "etcd-bootstrap.env.j2", "mode": "0600"}
     manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600", "digest_of": inputs}
     health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}

@@ -252,6 +252,14 @@ options:
       source:
         description: static_pod - the staged manifest (usually one of O(files)) copied to O(units[].manifest) to start or restart the pod.
         type: path
+      process:
+        description:
+          - static_pod - the program the pod runs (the base name of its container's command, like C(kube-apiserver)).
+          - When a new manifest replaces a running pod's, the restart waits (within O(units[].health_timeout)) until a
+            process of that name started after the new manifest was installed, and only then for O(units[].health). The
+            old pod answers its health check until the kubelet replaces it, so without this a rolling restart would take
+            the old pod's answer for the new one's and go on to the next host at once.
+        type: str
   restart:
     description:
       - C(now) restarts (and waits for) units whose digest changed in this call; C(pending) records the restart for a
@@ -469,6 +477,7 @@ UNIT = dict(
     restart=dict(type="str", choices=["now", "pending"]),
     manifest=dict(type="path"),
     source=dict(type="path"),
+    process=dict(type="str"),
 )
 
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 
 from . import files as _files
 from . import health as _health
@@ -53,6 +54,7 @@ class Unit:
         self.health_timeout = float(raw.get("health_timeout") or defaults["health_timeout"])
         self.manifest = raw.get("manifest") or ""
         self.source = raw.get("source") or ""
+        self.process = raw.get("process") or ""
         if self.health:
             _health.check_spec(self.health, self.where)
         if self.kind == "static_pod":
@@ -65,7 +67,7 @@ class Unit:
     def spec(self):
         """What a later restart_pending call needs to restart this unit and wait for it."""
         return dict(name=self.name, kind=self.kind, state=self.state, manifest=self.manifest, source=self.source,
-                    health=None if self.no_block else self.health, health_timeout=self.health_timeout)
+                    process=self.process, health=None if self.no_block else self.health, health_timeout=self.health_timeout)
 
 
 class Records:
@@ -171,6 +173,48 @@ def _wait_healthy(spec_health, timeout, label, journal_unit):
     return seen
 
 
+def _started_after(name, since):
+    """Whether a process whose program (the base name of its argv[0]) is name started at or after since (epoch seconds)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = int([line.split()[1] for line in handle if line.startswith("btime ")][0])
+    except (OSError, IndexError, ValueError):
+        return False
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+            if os.path.basename(argv0) != name:
+                continue
+            with open("/proc/%s/stat" % pid, encoding="ascii") as handle:
+                ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
+            continue
+        if boot + ticks / tick >= since - 1.0 / tick:
+            return True
+    return False
+
+
+def _replace_pod(unit_spec):
+    """Install a static pod's new manifest over the running one's, and wait until the kubelet has replaced the pod
+    (a process of units[].process started after the install), then for its health."""
+    since = time.time()
+    _install_manifest(unit_spec, False)
+    name, timeout = unit_spec.get("process"), unit_spec.get("health_timeout") or 60
+    if name:
+        deadline = time.monotonic() + timeout
+        while not _started_after(name, since):
+            if time.monotonic() >= deadline:
+                raise DaemonError("static pod %s: no new %s process started within %d s of its new manifest; the kubelet has "
+                                  "not replaced the pod (is it running, and watching %s?); the old pod may still run" % (
+                                      unit_spec["name"], name, timeout, os.path.dirname(unit_spec["manifest"])))
+            time.sleep(0.5)
+    return _wait_healthy(unit_spec.get("health"), timeout, "static pod %s" % unit_spec["name"], None)
+
+
 def _install_manifest(unit_spec, check_mode):
     """Copy a static pod's staged source into the kubelet's manifest directory (0600, atomically)."""
     try:
@@ -250,8 +294,7 @@ class Run:
             self.result["changed"] = True
             if not self.check_mode:
                 if spec["kind"] == "static_pod":
-                    _install_manifest(spec, False)
-                    _wait_healthy(spec.get("health"), spec.get("health_timeout") or 60, "static pod %s" % spec["name"], None)
+                    _replace_pod(spec)
                 else:
                     verb = record.get("verb") or ("try-restart" if spec.get("state") == "as_is" else "restart")
                     _systemd.systemctl(verb, _systemd.unit_name(spec["name"]), unit=spec["name"])
@@ -440,8 +483,9 @@ class Run:
             self.result["restart_pending"].append(unit.name)
             return self.unit_result(unit, "pending", reason=reason)
         if not self.check_mode:
-            _install_manifest(unit.spec(), False)
-            self.healthy(unit, "static pod %s" % unit.name, None)
+            seen = _replace_pod(unit.spec())
+            if seen is not None:
+                self.health_seen[unit.name] = seen
         return self.unit_result(unit, "restarted", reason=reason)
 
 

@@ -126,8 +126,9 @@ def test_static_pod_mode_stages_the_manifest():
     assert files['/etc/kubernetes/apiserver/audit-policy.yaml']['restarts'] == []
     assert '/etc/systemd/system/kube-apiserver.service' not in files and '/var/log/kube-apiserver.log' not in files
     (unit,) = result['units']
+    # a restart waits for a kube-apiserver process started after the new manifest, then for /readyz
     assert unit == {'name': 'kube-apiserver', 'inputs': SECRETS, 'health_timeout': 21, 'kind': 'static_pod',
-                    'source': '/etc/kubernetes/apiserver/kube-apiserver.yaml',
+                    'process': 'kube-apiserver', 'source': '/etc/kubernetes/apiserver/kube-apiserver.yaml',
                     'manifest': '/etc/kubernetes/manifests/kube-apiserver.yaml',
                     'health': {'url': 'https://[fd00::11]:6443/readyz', 'ca_path': '/srv/kubernetes/ca.crt'}}
 

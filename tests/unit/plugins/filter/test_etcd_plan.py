@@ -182,7 +182,7 @@ def test_daemon_files_and_units_per_mode():
         ('/etc/etcd/etcd.yaml', None, '0600')]
     assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
     assert pod['units'] == pod['record_units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
-                                                   'manifest': '/etc/kubernetes/manifests/etcd.yaml'}]
+                                                   'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd'}]
     assert pod['record_files'] == [pod['files'][3]]
     assert host['state_dir'] == '/var/lib/kubeha/daemons/etcd'
 

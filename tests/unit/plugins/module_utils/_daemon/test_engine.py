@@ -236,6 +236,44 @@ def test_static_pod_install_pending_restart_and_removal(tmp_path, systemd):
     assert run_daemon(params(state="stopped"))["units"]["pod"]["action"] == "stopped" and not os.path.exists(manifest)
 
 
+def test_a_static_pod_restart_waits_for_the_kubelet_to_replace_the_pod(tmp_path, systemd):
+    """The old pod answers its health check until the kubelet replaces it: a roll that only asked for health would go on
+    to the next host at once. With units[].process, the restart waits for a process of that program that started after
+    the new manifest (a real process here, argv[0] set; one started before does not count), within health_timeout."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import threading  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+    staged, manifest = str(tmp_path / "stage" / "pod.yaml"), str(tmp_path / "manifests" / "pod.yaml")
+    os.makedirs(tmp_path / "manifests")
+    program = "kubeha-test-pod-%d" % os.getpid()
+    procs = []
+
+    def params(version):
+        return dict(files=[dict(path=staged, content="pod: %d\n" % version, mode="0600")],
+                    units=[dict(name="pod", kind="static_pod", source=staged, manifest=manifest, process=program, health_timeout=2)],
+                    restart="pending", state_dir=str(tmp_path / "state"))
+
+    def start_pod():
+        procs.append(subprocess.Popen([program, "30"], executable="/bin/sleep"))
+
+    try:
+        run_daemon(params(1))
+        start_pod()  # the old pod, running from before the new manifest
+        assert run_daemon(params(2))["restart_pending"] == ["pod"]
+        with pytest.raises(DaemonError, match="static pod pod: no new %s process started within 2 s of its new manifest" % program):
+            run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))
+        assert run_daemon(params(3))["restart_pending"] == ["pod"]
+        timer = threading.Timer(0.8, start_pod)  # the kubelet replaces the pod a little later
+        began = time.monotonic()
+        timer.start()
+        assert run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))["restarted"] == ["pod"]
+        assert time.monotonic() - began >= 0.8 and open(manifest).read() == "pod: 3\n"
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def test_restart_pending_takes_no_files(host):
     with pytest.raises(DaemonError, match="give it without files, units and packages"):
         run_daemon(dict(restart_pending=True, files=[dict(path="/x")], state_dir=host.state_dir))
