@@ -187,7 +187,25 @@ class HostActivator:
         if proc.returncode != 0:
             raise ActivationError("systemctl stop %s failed (exit %d): %s"
                                   % (self.unit, proc.returncode, proc.stdout.decode("utf-8", "replace").strip()))
-        return None if was in ("inactive", "failed", "unknown") else "stopped %s (was %s)" % (self.unit, was)
+        try:
+            now = self.state(timeout=self.stop_timeout)
+        except ActivationError:
+            now = "unknown"
+        note = self._clear_failed(now)
+        if was in ("inactive", "failed", "unknown") and not note:
+            return None
+        return "stopped %s (was %s)%s" % (self.unit, was, note)
+
+    def _clear_failed(self, state):
+        """A unit that ended failed (its stop timed out, systemd killed it) stays in ``systemctl --failed`` and leaves
+        the host 'degraded': clear it, as the daemon module does for the units it stops."""
+        if state != "failed":
+            return ""
+        try:
+            self._run_bounded("reset-failed", self.unit)
+        except ActivationError:
+            return "; it ended failed, and reset-failed did not answer"
+        return "; it ended failed (cleared with reset-failed)"
 
     def _kill(self):
         """SIGKILL the unit's processes, then wait (bounded) until systemd reports it is not running."""
@@ -196,7 +214,8 @@ class HostActivator:
         while True:
             state = self.state(timeout=self.stop_timeout)
             if state not in self.RUNNING:
-                return "killed %s (stop took longer than %gs; now %s)" % (self.unit, self.stop_timeout, state)
+                note = self._clear_failed(state)
+                return "killed %s (stop took longer than %gs; now %s)%s" % (self.unit, self.stop_timeout, state, note)
             if self.clock() >= end:
                 raise ActivationError("%s is still %s %gs after SIGKILL (stop took longer than %gs): a process that "
                                       "cannot be killed (D state?); see journalctl -u %s"

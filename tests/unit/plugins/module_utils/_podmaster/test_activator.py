@@ -152,8 +152,24 @@ def test_host_activator_stop_that_hangs_is_killed_and_checked(tmp_path):
   kill) echo failed > %(s)s ;;
 esac""" % {"s": state})
     act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
-    assert act.deactivate() == "killed kube-scheduler.service (stop took longer than 0.3s; now failed)"
+    assert act.deactivate() == ("killed kube-scheduler.service (stop took longer than 0.3s; now failed); "
+                                "it ended failed (cleared with reset-failed)")
     assert "kill --signal=SIGKILL kube-scheduler.service" in (tmp_path / "calls").read_text()
+    assert (tmp_path / "calls").read_text().splitlines()[-1] == "reset-failed kube-scheduler.service"
+
+
+def test_host_activator_clears_a_unit_whose_stop_ended_failed(tmp_path):
+    # systemd's own stop timed out and killed the component: the unit is 'failed', the host 'degraded'
+    state = tmp_path / "state"
+    state.write_text("active")
+    path = _fake_systemctl(tmp_path, """case "$1" in
+  is-active) cat %(s)s ;;
+  stop) echo failed > %(s)s ;;
+  reset-failed) echo inactive > %(s)s ;;
+esac""" % {"s": state})
+    act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
+    assert act.deactivate() == "stopped kube-scheduler.service (was active); it ended failed (cleared with reset-failed)"
+    assert state.read_text().strip() == "inactive"
 
 
 def test_host_activator_kill_that_does_not_take_is_an_error(tmp_path):
