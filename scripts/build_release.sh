@@ -2,7 +2,7 @@
 # scripts/build_release.sh - the real Kubernetes and etcd programs, built from their Go modules into
 # the layouts the roles read (nothing is downloaded but Go modules from the module proxy).
 #
-#   scripts/build_release.sh [kubernetes VERSION] [etcd VERSION]
+#   scripts/build_release.sh [kubernetes VERSION] [etcd VERSION] [images COREDNS_VERSION]
 #
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
 #               kubectl from k8s.io/kubernetes@vVERSION, in the release layout that
@@ -13,6 +13,13 @@
 #               etcd_artifact_dir reads, as on an air-gapped site that unpacked the download):
 #                 $KUBEHA_HOME/release/etcd/etcd-vVERSION-linux-<arch>.tar.gz{,.sha256}
 #                 $KUBEHA_HOME/release/etcd/etcd-vVERSION-linux-<arch>/{etcd,etcdctl,etcdutl}
+#   images      the OCI image archives of kube_images_source: local (scripts/oci_image.py), no registry:
+#                 kubeha.local/pause:1.0    kubeha-pause (scripts/images/pause), containerd's sandbox image
+#                 kubeha.local/web:1.0      kubeha-web (scripts/images/web) and Debian's busybox-static: the
+#                                           smoke test's HTTP server, with a shell
+#                 kubeha.local/coredns:VER  CoreDNS from github.com/coredns/coredns@vVERSION with the plugins
+#                                           a cluster's Corefile uses (scripts/images/coredns)
+#               into $KUBEHA_HOME/release/images/<name>_<tag>.oci.tar
 #
 # Built as the projects build their releases: CGO_ENABLED=0, -trimpath, -s -w, versions stamped
 # through -ldflags -X (so --version and /version report the release), a fixed build date. Go's
@@ -141,13 +148,54 @@ build_etcd() {
   echo "$stamp" > "$tarball.stamp"
 }
 
-[ $# -gt 0 ] || die "usage: build_release.sh [kubernetes VERSION] [etcd VERSION]"
+# the local images: two programs of ours and CoreDNS, built in one module, each packed as an OCI archive
+IMAGES_VERSION=1.0
+build_images() {
+  local ver=${1#v} stamp dir dest src
+  [[ $ver =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "coredns version '$ver' is not X.Y.Z (for example 1.15.0)"
+  dest=$OUT/images
+  src=$(cd "$REPO/scripts/images" && cat pause/main.go web/main.go coredns/main.go "$REPO/scripts/oci_image.py" | sha256sum | cut -c1-16)
+  stamp=$(stamp_of "images $IMAGES_VERSION coredns v$ver $src")
+  if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    step "images: built before ($dest)"; return 0
+  fi
+  [ -x /bin/busybox ] || die "no /bin/busybox: install Debian's busybox-static (scripts/setup.sh host does); the web image's shell is its busybox"
+  dir=$BUILD/images-coredns-v$ver
+  begin_module "$dir" "images-coredns-v$ver"
+  cp -r "$REPO/scripts/images/pause" "$REPO/scripts/images/web" "$REPO/scripts/images/coredns" "$dir/"
+  printf 'module kubeha.invalid/build/images\n\ngo 1.26\n\nrequire github.com/coredns/coredns v%s\n' "$ver" > "$dir/go.mod"
+  mkdir -p "$dest" "$dir/bin"; rm -f "$dest/.stamp"
+  local c t
+  for c in pause web coredns; do
+    t=$EPOCHREALTIME
+    (cd "$dir" && go build -trimpath -ldflags "-s -w -buildid=" -o "$dir/bin/$c" "./$c") ||
+      die "go build of $c (images) failed; the output above says why"
+    step "images: $c built in $(elapsed "$t") s"
+  done
+  keep_sum "$dir" "images-coredns-v$ver"
+  local said; said=$("$dir/bin/coredns" -version 2>&1 || true)
+  [[ $said == *"CoreDNS-$ver"* ]] || die "the CoreDNS built does not report $ver (it says: $said)"
+  local oci=(python3 "$REPO/scripts/oci_image.py" --arch "$GOARCH" --created "$BUILD_DATE")
+  "${oci[@]}" "$dest/pause_$IMAGES_VERSION.oci.tar" --name "kubeha.local/pause:$IMAGES_VERSION" \
+    --entrypoint '["/pause"]' --file "$dir/bin/pause:/pause"
+  local links=() tool
+  for tool in sh ls cat wget nslookup ps ip hostname sleep; do links+=(--link "/bin/$tool:busybox"); done
+  "${oci[@]}" "$dest/web_$IMAGES_VERSION.oci.tar" --name "kubeha.local/web:$IMAGES_VERSION" \
+    --entrypoint '["/usr/local/bin/kubeha-web"]' --cmd '["serve"]' \
+    --file "$dir/bin/web:/usr/local/bin/kubeha-web" --file /bin/busybox:/bin/busybox "${links[@]}"
+  "${oci[@]}" "$dest/coredns_$ver.oci.tar" --name "kubeha.local/coredns:$ver" \
+    --entrypoint '["/coredns"]' --file "$dir/bin/coredns:/coredns"
+  echo "$stamp" > "$dest/.stamp"
+}
+
+[ $# -gt 0 ] || die "usage: build_release.sh [kubernetes VERSION] [etcd VERSION] [images COREDNS_VERSION]"
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || die "'$1' needs a version"
   case $1 in
     kubernetes) build_kubernetes "$2" ;;
     etcd) build_etcd "$2" ;;
-    *) die "unknown program '$1'; use kubernetes or etcd" ;;
+    images) build_images "$2" ;;
+    *) die "unknown program '$1'; use kubernetes, etcd or images" ;;
   esac
   shift 2
 done

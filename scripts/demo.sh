@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/demo.sh [up|status|down] - the local demo cluster on podman nodes (default: up).
+# scripts/demo.sh [up|nodes|status|smoke|down] - the local demo cluster on podman nodes (default: up).
 #
 #   up      set-up if needed (scripts/setup.sh), start the demo nodes of inventories/demo/hosts.yml
 #           (3 masters, 1 worker) on the `kubeha` network, converge playbooks/site.yml when it is
@@ -8,6 +8,9 @@
 #           Every node also runs sshd with the demo key ($KUBEHA_HOME/ssh/id_ed25519) for root, so the
 #           same cluster can be driven over SSH: add `-i inventories/demo/ssh.yml` to ansible-playbook.
 #   status  print the state of the demo nodes and of what runs on them
+#   smoke   the guide's smoke test on the running demo (playbooks/smoke.yml): 3 web replicas spread over
+#           the nodes, found by DNS name across nodes, a node's kubelet and containerd killed and back,
+#           a deleted pod replaced
 #   down    remove the demo nodes and their secrets (the node image and the network stay for the next `up`)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,6 +89,14 @@ status() {
   echo; cat "$table"; rm -f "$table"
 }
 
+smoke() {
+  [ "$(podman inspect --format '{{.State.Status}}' kubeha-demo-m1 2>/dev/null)" = running ] ||
+    { echo "demo.sh: the demo is not running; start it with: scripts/demo.sh up" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  source .cache/env.sh
+  ANSIBLE_PIPELINING=true ansible-playbook -i "$INVENTORY" playbooks/smoke.yml
+}
+
 down() {
   local spec
   for spec in "${NODES[@]}"; do podman rm -f -v -t 0 "${spec%%:*}" >/dev/null 2>&1 || true; done
@@ -97,6 +108,7 @@ case $cmd in
   up) up ;;
   nodes) nodes ;;
   status) status ;;
+  smoke) smoke ;;
   down) down ;;
-  *) echo "usage: scripts/demo.sh [up|nodes|status|down]" >&2; exit 2 ;;
+  *) echo "usage: scripts/demo.sh [up|nodes|status|smoke|down]" >&2; exit 2 ;;
 esac

@@ -14,7 +14,9 @@
 #           the release part)
 #   release the real Kubernetes and etcd programs at the pinned releases below, built from their Go
 #           modules by scripts/build_release.sh into $KUBEHA_HOME/release (cached: a warm run takes
-#           seconds): what the demo and the Molecule scenarios install, as users install a download
+#           seconds): what the demo and the Molecule scenarios install, as users install a download;
+#           and the OCI image archives the nodes import (kube_images_source: local: pause, the smoke
+#           test's web server, CoreDNS), built from Go modules and Debian's busybox-static
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,7 +36,8 @@ BUNDLED=(ansible/posix community/general containers/podman)
 IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less,kmod,iptables,conntrack,socat,ethtool,containernetworking-plugins
 IMAGE_RECIPE=3
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
-           golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
+           golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client
+           busybox-static)   # busybox-static: the shell of the smoke test's image (release: images)
 ETCD_HOST_PKGS=(openssl)
 # The releases the demo and the tests run (the roles' defaults are the same: tests/unit checks it).
 # Kubernetes 1.35 is the newest release that supports Debian 12's containerd 1.6 and still runs on
@@ -43,6 +46,8 @@ KUBEHA_KUBERNETES_VERSION=1.35.4
 KUBEHA_ETCD_VERSION=3.6.16
 # etcd 3.5 stays supported for existing clusters (and v2 discovery); the tests run it too
 KUBEHA_ETCD_PREVIOUS_VERSION=3.5.35
+# CoreDNS of the local images (cluster DNS with kube_images_source: local); the dns role's default
+KUBEHA_COREDNS_VERSION=1.15.0
 RELEASE=${KUBEHA_RELEASE_DIR:-$KUBEHA_HOME/release}
 
 T0=$EPOCHREALTIME
@@ -112,6 +117,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export KUBEHA_ARCH="$(dpkg --print-architecture)"
 export KUBEHA_RELEASE_DIR="$RELEASE" KUBEHA_KUBERNETES_VERSION="$KUBEHA_KUBERNETES_VERSION"
 export KUBEHA_ETCD_VERSION="$KUBEHA_ETCD_VERSION" KUBEHA_ETCD_PREVIOUS_VERSION="$KUBEHA_ETCD_PREVIOUS_VERSION"
+export KUBEHA_COREDNS_VERSION="$KUBEHA_COREDNS_VERSION"
 export ETCD_BIN="\${ETCD_BIN:-$RELEASE/etcd/etcd-v$KUBEHA_ETCD_VERSION-linux-$(go env GOARCH 2>/dev/null || echo amd64)/etcd}"
 export ETCD35_BIN="\${ETCD35_BIN:-$RELEASE/etcd/etcd-v$KUBEHA_ETCD_PREVIOUS_VERSION-linux-$(go env GOARCH 2>/dev/null || echo amd64)/etcd}"
 ENV
@@ -189,7 +195,8 @@ setup_etcd() {
 
 setup_release() {
   KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE bash "$REPO/scripts/build_release.sh" \
-    kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION"
+    kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION" \
+    images "$KUBEHA_COREDNS_VERSION"
 }
 
 parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(python hosts etcd release)

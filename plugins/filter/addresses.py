@@ -3,10 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters for the hosts' cluster addresses: one rule for every role and playbook.
 
-Documented in node_address.yml, node_addresses.yml, url_host.yml and etcd_client_urls.yml next to this file.
+Documented in node_address.yml, node_addresses.yml, url_host.yml, service_address.yml and etcd_client_urls.yml next to this file.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from ansible.errors import AnsibleFilterError
 
@@ -53,6 +55,17 @@ def url_host(address):
     return "[%s]" % address if ":" in address and not address.startswith("[") else address
 
 
+def service_address(cidr, index):
+    """The index-th address of a service CIDR (1: the kubernetes Service, 10: cluster DNS by convention)."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError as exc:
+        raise AnsibleFilterError("service_address: %r is not a network (%s)" % (cidr, exc)) from None
+    if not 0 < int(index) < network.num_addresses - 1:
+        raise AnsibleFilterError("service_address: %s has no address number %s" % (network, index))
+    return str(network.network_address + int(index))
+
+
 def etcd_client_urls(hosts, hostvars, scheme="https"):
     """https://<address>:<its etcd_client_port> for each etcd member, in the given order."""
     out = []
@@ -67,4 +80,4 @@ class FilterModule:
 
     def filters(self):
         return {"node_address": node_address, "node_addresses": node_addresses, "url_host": url_host,
-                "etcd_client_urls": etcd_client_urls}
+                "etcd_client_urls": etcd_client_urls, "service_address": service_address}

@@ -30,6 +30,13 @@ options:
     type: list
     elements: dict
     default: []
+  kube_images_files:
+    description:
+      - The file entries of the image archives the kube_images role verified (its C(kube_images_files)), sent in the same
+        daemon call; ignored unless C(node_images_source) is V(local).
+    type: list
+    elements: dict
+    default: []
   check_mode:
     description: Ansible's check mode.
     type: bool
@@ -136,7 +143,7 @@ def _kubelet_config(s):
     return merge_hash(merge_hash(config, optional, recursive=True), s["kubelet_config_extra"] or {}, recursive=True)
 
 
-def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helpers_files=None):
+def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helpers_files=None, kube_images_files=None):
     """The plan of the node role on one host: see DOCUMENTATION."""
     s = RoleSettings(settings, "node_", "node_plan")
     config_path, socket = s.text("kubelet_config_path"), s.text("containerd_socket")
@@ -172,6 +179,8 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     common += [b for b in binaries if get(b, "path") != kubelet_binary]
     common += [dict(b, restarts=["kubelet"]) for b in binaries if get(b, "path") == kubelet_binary]
     common += [dict(f, restarts=["kubelet"]) for f in extra_files]
+    # the image archives (kube_images_source local), imported after this call by containerd_images
+    common += list(kube_images_files or []) if s.text("images_source") == "local" else []
 
     # systemd supervision: the kubelet's unit and containerd's drop-in, checked with systemd-analyze verify;
     # kubeha's monit checks (of an earlier monit supervision) and the old unit checker removed

@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 READS = {'ansible.builtin.assert', 'ansible.builtin.set_fact', 'ansible.builtin.debug', 'ansible.builtin.meta',
          'ansible.builtin.include_tasks', 'ansible.builtin.import_tasks', 'ansible.builtin.fail', 'ansible.builtin.stat',
          'ansible.builtin.uri', 'ansible.builtin.setup', 'ansible.builtin.group_by', 'ansible.builtin.include_role',
-         'ansible.builtin.wait_for', 'ansible.builtin.slurp', 'kubeha.cluster.etcd_cluster_info'}
+         'ansible.builtin.wait_for', 'ansible.builtin.slurp', 'kubeha.cluster.etcd_cluster_info',
+         'kubeha.cluster.kube_nodes_info'}
 # what the record covers: the daemon module's files and units, and the etcd cluster's own state (checked by
 # etcd_check on every full run, and by etcd's recorded health on the fast path)
 RECORDED = {'kubeha.cluster.daemon', 'kubeha.cluster.etcd_member', 'kubeha.cluster.etcd_check', 'kubeha.cluster.etcd_discovery'}
@@ -48,6 +49,14 @@ ALLOWED = {
         "checks it against the release's tarball",
     ('etcd', 'Download the etcd release (checked against its sha256)'): 'recorded, as above',
     ('etcd', 'Unpack the etcd release, or put back a binary that differs from it'): 'recorded, as above',
+    ('node', 'Import the images containerd lacks or holds with another digest (archives sent by the daemon task)'):
+        "containerd's image store is runtime state (the kubelet's image GC may empty it under disk pressure); the archives "
+        "are recorded daemon files, and every full run (a changed input, kubeha_site_fast_path=false) imports what is missing",
+    ('kube_images', 'Import the images containerd lacks or holds with another digest'): 'as above (the role used on its own)',
+    ('cluster_dns', "Compare CoreDNS's objects with the API (kubectl diff, server-side)"): 'a read of the API',
+    ('cluster_dns', 'Apply them (server-side, kubeha as field manager)'):
+        "cluster objects in the API, not a host's state; compared with the API on every full run",
+    ('cluster_dns', "Wait until CoreDNS's replicas are available"): 'a read of the API',
 }
 
 

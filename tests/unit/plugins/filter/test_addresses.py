@@ -38,4 +38,4 @@ def test_ipv6_goes_in_brackets_once():
 def test_etcd_urls_with_each_members_own_port():
     assert etcd_client_urls(['m1', 'v6'], HOSTVARS) == ['https://10.0.0.11:2379', 'https://[fd00::14]:12379']
     assert etcd_client_urls(['m2'], HOSTVARS, scheme='http') == ['http://10.0.0.12:2379']
-    assert set(FilterModule().filters()) == {'node_address', 'node_addresses', 'url_host', 'etcd_client_urls'}
+    assert set(FilterModule().filters()) == {'node_address', 'node_addresses', 'url_host', 'etcd_client_urls', 'service_address'}

@@ -13,7 +13,7 @@ from ansible_collections.kubeha.cluster.plugins.filter.node_plan import FilterMo
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them with no kubeha_* variable set
 TEMPLATED = {'node_kubernetes_version': '1.35.4', 'node_kubelet_node_name': 'n1', 'node_kubelet_node_ip': '10.0.0.21',
-             'node_kubelet_cluster_domain': 'cluster.local'}
+             'node_kubelet_cluster_domain': 'cluster.local', 'node_images_source': 'registry'}
 with open(os.path.join(ROOT, 'roles', 'node', 'defaults', 'main.yml'), encoding='utf-8') as handle:
     DEFAULTS = dict(yaml.safe_load(handle), **TEMPLATED)
 LIB = '/usr/local/lib/kubeha'
@@ -157,3 +157,13 @@ def test_with_the_api_given_the_kubelet_is_healthy_once_its_node_lease_is_renewe
     ] + p['monit_restart_paths']['kubelet']
     assert p['monit_restart_argv']['kubelet'][:5] == ['/usr/bin/python3', LIB + '/node-daemons', 'restart', lease, 'kubelet']
     assert lease not in p['monit_restart_argv']['containerd']
+
+
+def test_local_images_travel_in_the_daemon_call_and_registry_sends_none():
+    archives = [{'path': '/var/lib/kubeha/images', 'state': 'directory', 'mode': '0700'},
+                {'path': '/var/lib/kubeha/images/pause.tar', 'src': '/c/pause.tar', 'mode': '0600'}]
+    local = node_plan(dict(DEFAULTS, node_images_source='local'), kube_images_files=archives)
+    assert [f for f in local['files_systemd'] if f['path'].startswith('/var/lib/kubeha/images')] == archives
+    assert [f for f in local['files_monit'] if f['path'].startswith('/var/lib/kubeha/images')] == archives
+    registry = node_plan(dict(DEFAULTS), kube_images_files=archives)
+    assert not [f for f in registry['files_systemd'] if f['path'].startswith('/var/lib/kubeha/images')]

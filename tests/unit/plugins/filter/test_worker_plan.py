@@ -13,7 +13,8 @@ from ansible_collections.kubeha.cluster.plugins.filter.worker_plan import Filter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them (kubeha_lb_address set)
 TEMPLATED = {'worker_lb_address': '10.0.0.10', 'worker_lb_port': 8443, 'worker_mode': 'host', 'worker_kubernetes_version': '1.35.4',
-             'worker_kube_proxy_cluster_cidr': '10.244.0.0/16', 'worker_kube_proxy_image': 'registry.k8s.io/kube-proxy:v1.35.4'}
+             'worker_kube_proxy_cluster_cidr': '10.244.0.0/16', 'worker_kube_proxy_image': 'registry.k8s.io/kube-proxy:v1.35.4',
+             'worker_cluster_dns': ['10.96.0.10']}
 with open(os.path.join(ROOT, 'roles', 'worker', 'defaults', 'main.yml'), encoding='utf-8') as handle:
     DEFAULTS = dict(yaml.safe_load(handle), **TEMPLATED)
 BINARIES = [{'path': '/usr/local/bin/kubelet', 'src': '/c/kubelet'}, {'path': '/usr/local/bin/kube-proxy', 'src': '/c/kube-proxy'}]

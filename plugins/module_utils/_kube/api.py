@@ -1,0 +1,48 @@
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reads of the Kubernetes API with a client certificate, in the standard library (no client package on the nodes)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+
+class ApiError(Exception):
+    """A read that failed: the URL and what the server or the network said; ``status`` is the HTTP status, if any."""
+
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.status = status
+
+
+def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
+    """GET server+path, verified against ca_file, with the client certificate; return the decoded JSON."""
+    url = server.rstrip("/") + path
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+        context.load_cert_chain(cert_file, key_file)
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        with opener.open(urllib.request.Request(url, headers={"Accept": "application/json"}), timeout=timeout) as answer:
+            return json.loads(answer.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        hint = {401: "the apiserver does not accept %s" % cert_file,
+                403: "the certificate %s may not read this" % cert_file}.get(exc.code, "")
+        raise ApiError("GET %s answered HTTP %d %s%s" % (url, exc.code, detail, (" (%s)" % hint) if hint else ""), exc.code) from None
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        raise ApiError("GET %s failed: %s" % (url, getattr(exc, "reason", None) or exc)) from None
+
+
+def node_summary(node):
+    """name, address (InternalIP), pod_cidrs and ready of a Node object."""
+    status = node.get("status") or {}
+    spec = node.get("spec") or {}
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
+    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return {"name": node["metadata"]["name"], "address": addresses.get("InternalIP", ""), "pod_cidrs": cidrs,
+            "ready": ready == ["True"]}

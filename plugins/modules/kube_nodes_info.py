@@ -1,0 +1,128 @@
+#!/usr/bin/python
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kube_nodes_info
+short_description: Read the cluster's Nodes (addresses, pod CIDRs, Ready), waiting for the named ones
+version_added: 0.3.0
+description:
+  - Lists the Nodes through the apiserver with a client certificate that may list them (kube-proxy's, bound to
+    C(system:node-proxier), or an admin's; the Node authorizer lets a kubelet read only its own Node), in the standard library.
+  - With O(wait_for), polls (once a second, bounded by O(wait_timeout)) until every named Node is registered and, with
+    O(pod_cidrs), has a pod CIDR from the controller-manager; then fails naming what is missing.
+extends_documentation_fragment:
+  - kubeha.cluster.attributes
+  - kubeha.cluster.attributes.INFO_MODULE
+  - kubeha.cluster.attributes.POSIX
+options:
+  server:
+    description: The apiserver's URL (the load-balanced endpoint).
+    type: str
+    required: true
+  ca_file:
+    description: The cluster CA that verifies the apiserver.
+    type: path
+    required: true
+  cert_file:
+    description: The client certificate.
+    type: path
+    required: true
+  key_file:
+    description: Its key.
+    type: path
+    required: true
+  wait_for:
+    description: Node names that must be registered.
+    type: list
+    elements: str
+    default: []
+  pod_cidrs:
+    description: Also wait until every node of O(wait_for) has a pod CIDR.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for O(wait_for).
+    type: int
+    default: 120
+author:
+  - kubeha developers (@kubeha)
+"""
+
+EXAMPLES = r"""
+- name: Wait for the nodes' pod CIDRs
+  kubeha.cluster.kube_nodes_info:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/kube-proxy.crt
+    key_file: /srv/kubernetes/kube-proxy.key
+    wait_for: "{{ groups['workers'] }}"
+    pod_cidrs: true
+"""
+
+RETURN = r"""
+nodes:
+  description: Every Node, sorted by name.
+  type: list
+  elements: dict
+  returned: success
+  contains:
+    name: {description: The Node's name., type: str}
+    address: {description: Its InternalIP., type: str}
+    pod_cidrs: {description: Its pod CIDRs (empty until the controller-manager allocates one)., type: list, elements: str}
+    ready: {description: Whether its Ready condition is True., type: bool}
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, get_json, node_summary
+
+
+def missing(nodes, wanted, pod_cidrs):
+    by_name = {n["name"]: n for n in nodes}
+    problems = ["Node %s is not registered" % name for name in wanted if name not in by_name]
+    if pod_cidrs:
+        problems += ["Node %s has no pod CIDR" % name for name in wanted if name in by_name and not by_name[name]["pod_cidrs"]]
+    return problems
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            server=dict(type="str", required=True),
+            ca_file=dict(type="path", required=True),
+            cert_file=dict(type="path", required=True),
+            key_file=dict(type="path", required=True),
+            wait_for=dict(type="list", elements="str", default=[]),
+            pod_cidrs=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=120),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    deadline = time.monotonic() + p["wait_timeout"]
+    while True:
+        try:
+            items = get_json(p["server"], "/api/v1/nodes", p["ca_file"], p["cert_file"], p["key_file"]).get("items") or []
+            nodes = sorted((node_summary(n) for n in items), key=lambda n: n["name"])
+            problems = missing(nodes, p["wait_for"], p["pod_cidrs"])
+        except ApiError as exc:
+            if exc.status in (401, 403):   # the credentials, not the time: waiting will not help
+                module.fail_json(msg="kube_nodes_info: %s" % exc)
+            nodes, problems = [], [str(exc)]
+        if not problems:
+            module.exit_json(changed=False, nodes=nodes)
+        if time.monotonic() >= deadline:
+            hint = (" Pod CIDRs come from the controller-manager (--allocate-node-cidrs, control_plane_allocate_node_cidrs): "
+                    "is it running and elected?" if any("pod CIDR" in x for x in problems) else "")
+            module.fail_json(msg="kube_nodes_info: after %d s: %s.%s" % (p["wait_timeout"], "; ".join(problems), hint))
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
