@@ -36,8 +36,9 @@ BUNDLED=(ansible/posix community/general containers/podman)
 IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less,kmod,iptables,conntrack,socat,ethtool,containernetworking-plugins
 IMAGE_RECIPE=3
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
-           golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client
-           busybox-static)   # busybox-static: the shell of the smoke test's image (release: images)
+           golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
+# what the release part builds with besides Go: busybox-static is the shell of the smoke test's image
+RELEASE_PKGS=(busybox-static ca-certificates)
 ETCD_HOST_PKGS=(openssl)
 # The releases the demo and the tests run (the roles' defaults are the same: tests/unit checks it).
 # Kubernetes 1.35 is the newest release that supports Debian 12's containerd 1.6 and still runs on
@@ -194,6 +195,7 @@ setup_etcd() {
 }
 
 setup_release() {
+  apt_ensure "${RELEASE_PKGS[@]}"
   KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE bash "$REPO/scripts/build_release.sh" \
     kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION" \
     images "$KUBEHA_COREDNS_VERSION"

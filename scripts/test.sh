@@ -18,6 +18,7 @@ need=(python)
 for s in "${stages[@]}"; do
   case $s in molecule*) need+=(hosts release) ;; unit) need+=(etcd release) ;; esac
 done
+mapfile -t need < <(printf '%s\n' "${need[@]}" | awk '!seen[$0]++')   # each part once, in order
 bash scripts/setup.sh "${need[@]}" || { echo "test.sh: set-up failed (scripts/setup.sh ${need[*]})"; exit 1; }
 # shellcheck disable=SC1091
 source .cache/env.sh
