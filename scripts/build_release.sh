@@ -3,6 +3,7 @@
 # the layouts the roles read (nothing is downloaded but Go modules from the module proxy).
 #
 #   scripts/build_release.sh [kubernetes VERSION] [etcd VERSION] [images COREDNS_VERSION]
+#                            [control-plane KUBERNETES_VERSION ETCD_VERSION]
 #
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
 #               kubectl from k8s.io/kubernetes@vVERSION, in the release layout that
@@ -20,11 +21,18 @@
 #                 kubeha.local/coredns:VER  CoreDNS from github.com/coredns/coredns@vVERSION with the plugins
 #                                           a cluster's Corefile uses (scripts/images/coredns)
 #               into $KUBEHA_HOME/release/images/<name>_<tag>.oci.tar
+#   control-plane the images of static-pod mode, from the binaries built above, into
+#               $KUBEHA_HOME/release/images/control-plane/<name>_<tag>.oci.tar (kubeha.local/<name>:<tag>):
+#                 kube-apiserver, kube-controller-manager, kube-scheduler  vKUBERNETES_VERSION, the binary alone
+#                 etcd:vETCD_VERSION   etcd, etcdctl and etcdutl
+#                 kube-proxy           on a Debian bookworm base (iptables, nftables, conntrack: what it runs)
+#                 podmaster:1.0        the Debian base alone: python3, podmaster's runtime (its code comes from
+#                                      the host, with the collection)
 #
 # Built as the projects build their releases: CGO_ENABLED=0, -trimpath, -s -w, versions stamped
 # through -ldflags -X (so --version and /version report the release), a fixed build date. Go's
 # module and build caches live under $KUBEHA_HOME/go, so a later run on the same machine reuses
-# them; an output whose stamp (release, Go version, flags, this script) matches is not built again.
+# them; an output whose stamp (release, Go version, flags, the function that builds it) matches is not built again.
 # The go.sum of each build module is kept in scripts/build/ and checked in: it pins every module's
 # hash (the checksum database cannot be reached here, so it is what verifies the downloads).
 set -euo pipefail
@@ -37,6 +45,7 @@ SUMS=$REPO/scripts/build
 # Go: caches under KUBEHA_HOME; the machine's toolchain (the pinned releases need Go <= 1.26)
 export GOMODCACHE=$KUBEHA_HOME/go/mod GOCACHE=$KUBEHA_HOME/go/cache
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS=-mod=mod CGO_ENABLED=0 GOSUMDB=off GOWORK=off
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
 BUILD_DATE=2026-01-01T00:00:00Z   # fixed: the same inputs give the same bytes
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
@@ -48,9 +57,13 @@ die() { echo "build_release.sh: $*" >&2; exit 1; }
 command -v go >/dev/null || die "no 'go' on PATH: install Go 1.26 (the releases are built from their Go modules)"
 GOARCH=$(go env GOARCH)
 GOVERSION=$(go env GOVERSION)
-SELF=$(sha256sum < "${BASH_SOURCE[0]}" | cut -c1-16)
 
-stamp_of() { printf '%s|%s|%s|%s|%s\n' "$1" "$GOVERSION" "$GOARCH" "$SELF" "$BUILD_DATE"; }
+# what an output is built from: its release, Go, the build settings and the text of the function that builds it
+# (so that a change to another part of this script rebuilds nothing else)
+stamp_of() {   # what function
+  printf '%s|%s|%s|%s|CGO_ENABLED=%s|%s\n' "$1" "$GOVERSION" "$GOARCH" "$BUILD_DATE" "$CGO_ENABLED" \
+    "$(declare -f "$2" begin_module keep_sum | sha256sum | cut -c1-16)"
+}
 
 # go.mod of a build module, and its go.sum from the checkout when there is one
 begin_module() {   # dir name
@@ -71,7 +84,7 @@ build_kubernetes() {
   [[ $ver =~ ^1\.([0-9]+)\.[0-9]+$ ]] || die "kubernetes version '$ver' is not X.Y.Z (for example 1.35.4)"
   minor=${BASH_REMATCH[1]}
   dest=$OUT/kubernetes/v$ver/bin/linux/$GOARCH
-  stamp=$(stamp_of "kubernetes v$ver")
+  stamp=$(stamp_of "kubernetes v$ver" build_kubernetes)
   if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
     step "kubernetes v$ver: built before ($dest)"; return 0
   fi
@@ -116,7 +129,7 @@ build_etcd() {
   [[ $ver =~ ^3\.[0-9]+\.[0-9]+$ ]] || die "etcd version '$ver' is not X.Y.Z (for example 3.6.16)"
   name=etcd-v$ver-linux-$GOARCH
   tarball=$OUT/etcd/$name.tar.gz
-  stamp=$(stamp_of "etcd v$ver")
+  stamp=$(stamp_of "etcd v$ver" build_etcd)
   if [ "$(cat "$tarball.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$tarball" ] && [ -x "$OUT/etcd/$name/etcd" ]; then
     step "etcd v$ver: built before ($tarball)"; return 0
   fi
@@ -155,11 +168,11 @@ build_images() {
   [[ $ver =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "coredns version '$ver' is not X.Y.Z (for example 1.15.0)"
   dest=$OUT/images
   src=$(cd "$REPO/scripts/images" && cat pause/main.go web/main.go coredns/main.go "$REPO/scripts/oci_image.py" | sha256sum | cut -c1-16)
-  stamp=$(stamp_of "images $IMAGES_VERSION coredns v$ver $src")
+  stamp=$(stamp_of "images $IMAGES_VERSION coredns v$ver $src" build_images)
   if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
     step "images: built before ($dest)"; return 0
   fi
-  [ -x /bin/busybox ] || die "no /bin/busybox: install Debian's busybox-static (scripts/setup.sh host does); the web image's shell is its busybox"
+  [ -x /bin/busybox ] || die "no /bin/busybox: install Debian's busybox-static (scripts/setup.sh release does); the web image's shell is its busybox"
   dir=$BUILD/images-coredns-v$ver
   begin_module "$dir" "images-coredns-v$ver"
   cp -r "$REPO/scripts/images/pause" "$REPO/scripts/images/web" "$REPO/scripts/images/coredns" "$dir/"
@@ -188,14 +201,75 @@ build_images() {
   echo "$stamp" > "$dest/.stamp"
 }
 
-[ $# -gt 0 ] || die "usage: build_release.sh [kubernetes VERSION] [etcd VERSION] [images COREDNS_VERSION]"
+# the control plane's images (static-pod mode with kube_images_source: local), from the binaries built above:
+# one static binary each where that is all a component needs; kube-proxy (iptables, nft, conntrack) and
+# podmaster (python3) on a Debian base made by mmdebstrap, one layer they share
+BASE_PKGS=python3,iptables,nftables,conntrack
+BASE_RECIPE=1   # bump when build_base changes: it names the cached base
+build_base() {   # sets BASE_TAR
+  local recipe epoch
+  recipe=$(printf 'bookworm|essential|%s|%s|%s' "$BASE_PKGS" "$BASE_RECIPE" "$MIRROR" | sha256sum | cut -c1-16)
+  BASE_TAR=$BUILD/debian-base-$recipe.tar
+  [ -f "$BASE_TAR" ] && return 0
+  command -v mmdebstrap >/dev/null || die "no mmdebstrap: install Debian's mmdebstrap (scripts/setup.sh release does); it makes the base of the kube-proxy and podmaster images"
+  step "control-plane images: Debian base ($BASE_PKGS) with mmdebstrap"
+  epoch=$(date -d "$BUILD_DATE" +%s); mkdir -p "$BUILD"
+  # the hook's "$1" (the chroot) is expanded by mmdebstrap, not by this shell
+  # shellcheck disable=SC2016
+  SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet --format=tar --variant=essential --include="$BASE_PKGS" --skip=output/dev \
+    --aptopt='Acquire::Languages "none"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
+    bookworm "$BASE_TAR.new" "$MIRROR" || die "mmdebstrap of the images' Debian base failed; the output above says why"
+  mv "$BASE_TAR.new" "$BASE_TAR"
+}
+
+build_control_plane_images() {   # kubernetes-version etcd-version
+  local kver=${1#v} ever=${2#v} bin etcd dest stamp
+  bin=$OUT/kubernetes/v$kver/bin/linux/$GOARCH
+  etcd=$OUT/etcd/etcd-v$ever-linux-$GOARCH
+  [ -f "$bin/.stamp" ] || die "control-plane images need Kubernetes v$kver built first: build_release.sh kubernetes $kver control-plane $kver $ever"
+  [ -x "$etcd/etcd" ] || die "control-plane images need etcd v$ever built first: build_release.sh etcd $ever control-plane $kver $ever"
+  dest=$OUT/images/control-plane
+  stamp=$(stamp_of "control-plane v$kver etcd v$ever base $BASE_PKGS $BASE_RECIPE podmaster $IMAGES_VERSION $(sha256sum < "$REPO/scripts/oci_image.py" | cut -c1-16) $(cat "$bin/.stamp" "$etcd/../etcd-v$ever-linux-$GOARCH.tar.gz.stamp" | sha256sum | cut -c1-16)" build_control_plane_images)
+  if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    step "control-plane images: built before ($dest)"; return 0
+  fi
+  build_base
+  mkdir -p "$dest"; rm -f "$dest/.stamp" "$dest"/*.oci.tar
+  local oci=(python3 "$REPO/scripts/oci_image.py" --arch "$GOARCH" --created "$BUILD_DATE") c t
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    t=$EPOCHREALTIME
+    "${oci[@]}" "$dest/${c}_v$kver.oci.tar" --name "kubeha.local/$c:v$kver" --file "$bin/$c:/usr/local/bin/$c" >/dev/null
+    step "control-plane images: kubeha.local/$c:v$kver in $(elapsed "$t") s"
+  done
+  t=$EPOCHREALTIME
+  "${oci[@]}" "$dest/kube-proxy_v$kver.oci.tar" --name "kubeha.local/kube-proxy:v$kver" --base "$BASE_TAR" \
+    --file "$bin/kube-proxy:/usr/local/bin/kube-proxy" >/dev/null
+  step "control-plane images: kubeha.local/kube-proxy:v$kver (Debian base) in $(elapsed "$t") s"
+  "${oci[@]}" "$dest/etcd_v$ever.oci.tar" --name "kubeha.local/etcd:v$ever" \
+    --file "$etcd/etcd:/usr/local/bin/etcd" --file "$etcd/etcdctl:/usr/local/bin/etcdctl" \
+    --file "$etcd/etcdutl:/usr/local/bin/etcdutl" >/dev/null
+  step "control-plane images: kubeha.local/etcd:v$ever"
+  # podmaster's code is the collection's, mounted from the host by its manifest: the image is its runtime
+  "${oci[@]}" "$dest/podmaster_$IMAGES_VERSION.oci.tar" --name "kubeha.local/podmaster:$IMAGES_VERSION" --base "$BASE_TAR" \
+    --label "org.opencontainers.image.description=kubeha podmaster runtime: Debian bookworm's python3" >/dev/null
+  step "control-plane images: kubeha.local/podmaster:$IMAGES_VERSION (Debian base)"
+  echo "$stamp" > "$dest/.stamp"
+}
+
+[ $# -gt 0 ] || die "usage: build_release.sh [kubernetes VERSION] [etcd VERSION] [images COREDNS_VERSION] [control-plane KUBERNETES_VERSION ETCD_VERSION]"
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || die "'$1' needs a version"
   case $1 in
     kubernetes) build_kubernetes "$2" ;;
     etcd) build_etcd "$2" ;;
     images) build_images "$2" ;;
-    *) die "unknown program '$1'; use kubernetes, etcd or images" ;;
+    control-plane)
+      [ $# -ge 3 ] || die "control-plane needs a Kubernetes and an etcd version"
+      build_control_plane_images "$2" "$3"; shift ;;
+    *) die "unknown program '$1'; use kubernetes, etcd, images or control-plane" ;;
   esac
   shift 2
 done

@@ -2,13 +2,17 @@
 
     python3 scripts/oci_image.py OUT.tar --name REF [--arch amd64] [--entrypoint JSON] [--cmd JSON]
         [--env K=V ...] [--file SRC:DEST[:MODE] ...] [--link DEST:TARGET ...] [--created RFC3339]
+        [--base ROOTFS.tar] [--label K=V ...]
 
 The archive is an OCI image layout in a tar (oci-layout, index.json, blobs/sha256/...), what
 `ctr images import`, `skopeo copy oci-archive:` and `podman load` read. index.json names the image
 twice, as containerd's own export does: `io.containerd.image.name` holds REF and
 `org.opencontainers.image.ref.name` its tag. The layer is one gzip-compressed tar with every file
 owned by root and stamped with --created, so the same inputs give the same bytes and the same
-digests: a node that already holds the image sees the same digest and imports nothing.
+digests: a node that already holds the image sees the same digest and imports nothing. --base puts
+an uncompressed root file system tar (mmdebstrap's, for images that need Debian's packages) under
+that layer as a layer of its own; images built on the same base share its digest, so containerd
+keeps it once.
 
 scripts/build_release.sh (images) uses it for the local images of kube_images_source: local.
 """
@@ -68,10 +72,7 @@ def layer(files, links, mtime):
                 _kind, data, mode = entries[name]
                 tar.addfile(_tarinfo(name, tarfile.REGTYPE, mtime, mode, len(data)), io.BytesIO(data))
     data = raw.getvalue()
-    compressed = io.BytesIO()
-    with gzip.GzipFile(fileobj=compressed, mode='wb', mtime=0, compresslevel=6) as gz:
-        gz.write(data)
-    return data, compressed.getvalue()
+    return data, _gzip(data)
 
 
 def _json(obj):
@@ -82,29 +83,46 @@ def _descriptor(media_type, blob, **extra):
     return dict({'mediaType': media_type, 'digest': 'sha256:' + hashlib.sha256(blob).hexdigest(), 'size': len(blob)}, **extra)
 
 
-def build(out, name, arch, files, links, entrypoint=None, cmd=None, env=(), created='2026-01-01T00:00:00Z'):
+def _gzip(data):
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode='wb', mtime=0, compresslevel=6) as gz:
+        gz.write(data)
+    return compressed.getvalue()
+
+
+def build(out, name, arch, files, links, entrypoint=None, cmd=None, env=(), created='2026-01-01T00:00:00Z',
+          base=None, labels=None):
     """Write the archive to out; return the manifest's digest (what containerd reports as the image's)."""
     mtime = _epoch(created)
-    raw, gz = layer(files, links, mtime)
+    layers = []
+    if base:
+        with open(base, 'rb') as handle:
+            raw = handle.read()
+        layers.append((raw, _gzip(raw), 'kubeha scripts/oci_image.py --base ' + os.path.basename(base)))
+    if files or links or not base:
+        raw, gz = layer(files, links, mtime)
+        layers.append((raw, gz, 'kubeha scripts/oci_image.py'))
     config = {'architecture': arch, 'os': 'linux', 'created': created,
               'config': {'Env': list(env) or ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
                          'WorkingDir': '/'},
-              'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(raw).hexdigest()]},
-              'history': [{'created': created, 'created_by': 'kubeha scripts/oci_image.py'}]}
+              'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(raw).hexdigest() for raw, _gz, _by in layers]},
+              'history': [{'created': created, 'created_by': by} for _raw, _gz, by in layers]}
     if entrypoint:
         config['config']['Entrypoint'] = entrypoint
     if cmd:
         config['config']['Cmd'] = cmd
+    if labels:
+        config['config']['Labels'] = dict(labels)
     config_blob = _json(config)
     manifest = _json({'schemaVersion': 2, 'mediaType': OCI_MANIFEST,
                       'config': _descriptor(OCI_CONFIG, config_blob),
-                      'layers': [_descriptor(OCI_LAYER_GZIP, gz)]})
+                      'layers': [_descriptor(OCI_LAYER_GZIP, gz) for _raw, gz, _by in layers]})
     tag = name.rsplit(':', 1)[1] if ':' in name.rsplit('/', 1)[-1] else 'latest'
     index = _json({'schemaVersion': 2, 'mediaType': OCI_INDEX,
                    'manifests': [_descriptor(OCI_MANIFEST, manifest, platform={'architecture': arch, 'os': 'linux'},
                                              annotations={'io.containerd.image.name': name,
                                                           'org.opencontainers.image.ref.name': tag})]})
-    blobs = [config_blob, gz, manifest]
+    blobs = [config_blob] + [gz for _raw, gz, _by in layers] + [manifest]
     tmp = out + '.new'
     with tarfile.open(tmp, mode='w', format=tarfile.PAX_FORMAT) as tar:
         members = [('oci-layout', b'{"imageLayoutVersion":"1.0.0"}'), ('index.json', index)]
@@ -142,8 +160,11 @@ def main(argv):
     parser.add_argument('--file', action='append', type=_file_spec, default=[])
     parser.add_argument('--link', action='append', type=_link_spec, default=[])
     parser.add_argument('--created', default='2026-01-01T00:00:00Z')
+    parser.add_argument('--base', help='an uncompressed root file system tar, the first layer')
+    parser.add_argument('--label', action='append', default=[], type=lambda text: tuple(text.split('=', 1)))
     args = parser.parse_args(argv)
-    digest = build(args.out, args.name, args.arch, args.file, args.link, args.entrypoint, args.cmd, args.env, args.created)
+    digest = build(args.out, args.name, args.arch, args.file, args.link, args.entrypoint, args.cmd, args.env, args.created,
+                   args.base, args.label)
     print('%s %s %s' % (args.out, args.name, digest))
     return 0
 

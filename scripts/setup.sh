@@ -16,7 +16,9 @@
 #           modules by scripts/build_release.sh into $KUBEHA_HOME/release (cached: a warm run takes
 #           seconds): what the demo and the Molecule scenarios install, as users install a download;
 #           and the OCI image archives the nodes import (kube_images_source: local: pause, the smoke
-#           test's web server, CoreDNS), built from Go modules and Debian's busybox-static
+#           test's web server, CoreDNS), built from Go modules and Debian's busybox-static, and the control
+#           plane's images of static-pod mode (from the binaries built, kube-proxy and podmaster on a
+#           Debian base made by mmdebstrap)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +39,9 @@ IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,p
 IMAGE_RECIPE=3
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
            golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
-# what the release part builds with besides Go: busybox-static is the shell of the smoke test's image
-RELEASE_PKGS=(busybox-static ca-certificates)
+# what the release part builds with besides Go: busybox-static is the shell of the smoke test's image,
+# mmdebstrap makes the Debian base of the kube-proxy and podmaster images
+RELEASE_PKGS=(busybox-static mmdebstrap ca-certificates)
 ETCD_HOST_PKGS=(openssl)
 # The releases the demo and the tests run (the roles' defaults are the same: tests/unit checks it).
 # Kubernetes 1.35 is the newest release that supports Debian 12's containerd 1.6 and still runs on
@@ -196,9 +199,9 @@ setup_etcd() {
 
 setup_release() {
   apt_ensure "${RELEASE_PKGS[@]}"
-  KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE bash "$REPO/scripts/build_release.sh" \
+  KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE MIRROR=$MIRROR bash "$REPO/scripts/build_release.sh" \
     kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION" \
-    images "$KUBEHA_COREDNS_VERSION"
+    images "$KUBEHA_COREDNS_VERSION" control-plane "$KUBEHA_KUBERNETES_VERSION" "$KUBEHA_ETCD_VERSION"
 }
 
 parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(python hosts etcd release)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -74,6 +75,35 @@ def test_the_layer_holds_the_files_owned_by_root_with_their_modes(tmp_path, prog
     assert entries['pause'].mode == 0o755 and entries['pause'].uid == 0
     assert entries['bin/sh'].issym() and entries['bin/sh'].linkname == 'busybox'
     assert entries['bin'].isdir()
+
+
+def _manifest_and_config(out):
+    files = members(out)
+    manifest_digest = json.loads(files['index.json'])['manifests'][0]['digest']
+    manifest = json.loads(files['blobs/sha256/' + manifest_digest.split(':')[1]])
+    return manifest, json.loads(files['blobs/sha256/' + manifest['config']['digest'].split(':')[1]])
+
+
+def test_a_base_root_file_system_is_a_layer_of_its_own_shared_by_the_images_built_on_it(tmp_path, program):
+    base = tmp_path / 'rootfs.tar'
+    with tarfile.open(base, 'w') as tar:
+        info = tarfile.TarInfo('./usr/bin/python3')
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b'python'))
+    images = {}
+    for name in ('kubeha.local/kube-proxy:v1.35.4', 'kubeha.local/podmaster:1.0'):
+        out = str(tmp_path / (name.split('/')[1].split(':')[0] + '.tar'))
+        files = [(program, '/usr/local/bin/kube-proxy', 0o755)] if 'proxy' in name else []
+        digest = oci_image.build(out, name, 'amd64', files, [], base=str(base), labels=[('kubeha.base', 'bookworm')])
+        assert read_archive(out) == [{'name': name, 'digest': digest, 'platform': 'linux/amd64'}]
+        images[name] = _manifest_and_config(out)
+    proxy_manifest, proxy_config = images['kubeha.local/kube-proxy:v1.35.4']
+    podmaster_manifest, podmaster_config = images['kubeha.local/podmaster:1.0']
+    # kube-proxy: the base, then its binary; the podmaster image is the base alone
+    assert len(proxy_manifest['layers']) == 2 and len(podmaster_manifest['layers']) == 1
+    assert proxy_manifest['layers'][0] == podmaster_manifest['layers'][0]
+    assert proxy_config['rootfs']['diff_ids'][0] == podmaster_config['rootfs']['diff_ids'][0] == 'sha256:' + hashlib.sha256(base.read_bytes()).hexdigest()
+    assert len(proxy_config['history']) == 2 and proxy_config['config']['Labels'] == {'kubeha.base': 'bookworm'}
 
 
 def test_a_corrupt_blob_is_refused(tmp_path, program):
