@@ -10,7 +10,8 @@
 #   status  print the state of the demo nodes and of what runs on them
 #   smoke   the guide's smoke test on the running demo (playbooks/smoke.yml): 3 web replicas spread over
 #           the nodes, found by DNS name across nodes, a node's kubelet and containerd killed and back,
-#           a deleted pod replaced
+#           a deleted pod replaced, and the master that holds the elected components stopped as a whole
+#           (podman stop): the API, the workload and the Leases carry on elsewhere, and it comes back
 #   down    remove the demo nodes and their secrets (the node image and the network stay for the next `up`)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
