@@ -170,7 +170,7 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     # caller's extra kubelet files (the worker's kubeconfig)
     common = [
         {"path": os.path.dirname(config_path), "state": "directory", "mode": "0700"},
-        {"path": s["kubelet_static_pod_path"], "state": "directory", "mode": "0755"},
+        {"path": s["kubelet_static_pod_path"], "state": "directory", "mode": "0700"},
         {"path": os.path.dirname(containerd_config), "state": "directory", "mode": "0755"},
         {"path": containerd_config, "template": "containerd-config.toml.j2", "mode": "0644",
          "validate": "/usr/bin/containerd --config %s config dump", "restarts": ["containerd"]},

@@ -152,7 +152,7 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
         # the pod); its annotations carry the digests of the certificates (filled in on the host) and of the kubeconfig
         # and configuration, so a change to any of them changes the manifest and the kubelet restarts the pod
         files = [dict(f, restarts=[]) for f in proxy_files] + [
-            {"path": manifest_dir, "state": "directory", "mode": "0755"},
+            {"path": manifest_dir, "state": "directory", "mode": "0700"},
             {"path": STAGED_MANIFEST, "template": "kube-proxy.yaml.j2", "mode": "0600", "digest_of": proxy_inputs},
         ]
         units = [
