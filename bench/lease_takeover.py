@@ -12,10 +12,11 @@ and measures, through the load-balanced endpoint with the admin kubeconfig, the 
 Leases (kube-system/kube-scheduler, kube-system/kube-controller-manager) name another master and
 were renewed after the kill. With `podmaster`, systemd restarts the killed podmaster at once, and it
 may take its own key back (its etcd lease is still alive) and start the components again on the same
-master: then the time is until both Leases were renewed after the kill by a live copy, wherever it runs. The Leases are read every 0.2 s by a client that retries nothing
-(a read that fails while the VIP moves is counted and read again at the next tick). The killed
-master is started again and the cluster settles (every Lease held, /readyz through the VIP) before
-the next trial. Prints every trial, p50/p95 (nearest rank) and the load; asserts nothing.
+master: then the time is until both Leases were renewed after the kill by a live copy, wherever it
+runs. The Leases are read every 0.2 s by a client that retries nothing (a read that fails while the
+VIP moves is counted and read again at the next tick). The killed master is started again and the
+cluster settles (every Lease held, /readyz through the VIP) before the next trial. Prints every
+trial, p50/p95 (nearest rank) and the load; asserts nothing.
 Target (issue 13): p95 <= 8 s.
 """
 
