@@ -205,10 +205,9 @@ build_images() {
 # one static binary each where that is all a component needs; kube-proxy (iptables, nft, conntrack) and
 # podmaster (python3) on a Debian base made by mmdebstrap, one layer they share
 BASE_PKGS=python3,iptables,nftables,conntrack
-BASE_RECIPE=1   # bump when build_base changes: it names the cached base
-build_base() {   # sets BASE_TAR
+build_base() {   # sets BASE_TAR, named by the packages, the mirror and this function's own text
   local recipe epoch
-  recipe=$(printf 'bookworm|essential|%s|%s|%s' "$BASE_PKGS" "$BASE_RECIPE" "$MIRROR" | sha256sum | cut -c1-16)
+  recipe=$(printf '%s|%s|%s' "$BASE_PKGS" "$MIRROR" "$(declare -f build_base)" | sha256sum | cut -c1-16)
   BASE_TAR=$BUILD/debian-base-$recipe.tar
   [ -f "$BASE_TAR" ] && return 0
   command -v mmdebstrap >/dev/null || die "no mmdebstrap: install Debian's mmdebstrap (scripts/setup.sh release does); it makes the base of the kube-proxy and podmaster images"
@@ -232,7 +231,7 @@ build_control_plane_images() {   # kubernetes-version etcd-version
   [ -f "$bin/.stamp" ] || die "control-plane images need Kubernetes v$kver built first: build_release.sh kubernetes $kver control-plane $kver $ever"
   [ -x "$etcd/etcd" ] || die "control-plane images need etcd v$ever built first: build_release.sh etcd $ever control-plane $kver $ever"
   dest=$OUT/images/control-plane
-  stamp=$(stamp_of "control-plane v$kver etcd v$ever base $BASE_PKGS $BASE_RECIPE podmaster $IMAGES_VERSION $(sha256sum < "$REPO/scripts/oci_image.py" | cut -c1-16) $(cat "$bin/.stamp" "$etcd/../etcd-v$ever-linux-$GOARCH.tar.gz.stamp" | sha256sum | cut -c1-16)" build_control_plane_images)
+  stamp=$(stamp_of "control-plane v$kver etcd v$ever base $BASE_PKGS $(declare -f build_base | sha256sum | cut -c1-16) podmaster $IMAGES_VERSION $(sha256sum < "$REPO/scripts/oci_image.py" | cut -c1-16) $(cat "$bin/.stamp" "$etcd/../etcd-v$ever-linux-$GOARCH.tar.gz.stamp" | sha256sum | cut -c1-16)" build_control_plane_images)
   if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
     step "control-plane images: built before ($dest)"; return 0
   fi
