@@ -57,6 +57,10 @@ _value:
       description: The C(units) of the role's C(kubeha.cluster.daemon) call.
       type: list
       elements: dict
+    refuse:
+      description: The C(refuse_if_present) of that call - what the other mode left (switching modes is refused).
+      type: list
+      elements: dict
     authentication_config:
       description: The AuthenticationConfiguration that limits anonymous requests to the health paths.
       type: dict
@@ -76,7 +80,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, mode_refusal, to_int, version_at_least
 
 # flags the role sets itself, or that would open an insecure or legacy path: refused in apiserver_extra_args
 OWNED_FLAGS = frozenset((
@@ -216,6 +220,8 @@ def apiserver_plan(settings, etcd_urls):
         'config_files': config_files,
         'files': files,
         'units': [unit],
+        'refuse': [mode_refusal('kube-apiserver', 'host' if host else 'static_pod', 'apiserver_mode',
+                                unit.get('manifest', str(s['manifest_dir']) + '/kube-apiserver.yaml') if host else UNIT_FILE)],
         'authentication_config': {
             'apiVersion': 'apiserver.config.k8s.io/' + ('v1' if version_at_least(version, '1.34') else 'v1beta1'),
             'kind': 'AuthenticationConfiguration',

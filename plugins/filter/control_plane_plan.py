@@ -69,6 +69,8 @@ _value:
     problems: {description: Every problem of the settings; empty when they are usable., type: list, elements: str}
     files: {description: The daemon call's file entries., type: list, elements: dict}
     units: {description: The daemon call's unit entries., type: list, elements: dict}
+    refuse: {description: "The daemon call's refuse_if_present: what the other mode left (switching modes is refused)."
+             , type: list, elements: dict}
     health_command: {description: The command that prints this master's settled podmaster status., type: list, elements: str}
     check_elected: {description: Whether the run ends by checking that exactly one master runs each component., type: bool}
     reread_seconds: {description: How long the check reads the statuses again while the masters disagree., type: int}
@@ -79,7 +81,7 @@ import re
 import shlex
 
 from ansible_collections.kubeha.cluster.plugins.filter.election_timing import election_timing
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, jinja_list, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, jinja_list, mode_refusal, version_at_least
 
 COMPONENTS = ("kube-scheduler", "kube-controller-manager")
 PORTS = {"kube-scheduler": 10259, "kube-controller-manager": 10257}
@@ -312,6 +314,18 @@ def _units(s, podmaster, inputs, health_command):
     return units
 
 
+def _refuse(s, podmaster):
+    # what the other mode leaves: a component's unit file, or its manifest (podmaster's source on every master)
+    host = s["mode"] == "host"
+    refuse = [mode_refusal(c, s["mode"], "control_plane_mode", "%s/%s.yaml" % (s["secrets_dir"], c) if host
+                           else "/etc/systemd/system/%s.service" % c) for c in COMPONENTS]
+    if podmaster:
+        podmaster_host = s["podmaster_mode"] == "host"
+        refuse.append(mode_refusal("podmaster", s["podmaster_mode"], "control_plane_podmaster_mode",
+                                   s["podmaster_config_dir"] + "/podmaster.yaml" if podmaster_host else "/etc/systemd/system/podmaster.service"))
+    return refuse
+
+
 def control_plane_plan(settings, host, etcd_hosts=None, etcd_endpoints=None, check_mode=False, pyz_build=""):
     """The plan of the control_plane role on one master."""
     s = RoleSettings(settings, "control_plane_", "control_plane_plan")
@@ -348,6 +362,7 @@ def control_plane_plan(settings, host, etcd_hosts=None, etcd_endpoints=None, che
         "problems": _problems(s, podmaster, leader_elect, endpoints),
         "files": files,
         "units": _units(s, podmaster, inputs, health_command),
+        "refuse": _refuse(s, podmaster),
         "health_command": health_command,
         "check_elected": podmaster and podmaster_host and not check_mode,
         "reread_seconds": int(s["podmaster_ttl"]) * 4,

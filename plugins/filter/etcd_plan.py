@@ -116,9 +116,13 @@ _value:
     flags: {description: etcd's other flags (name to value)., type: dict}
     files: {description: The daemon call's file entries., type: list, elements: dict}
     units: {description: The daemon call's unit entries., type: list, elements: dict}
-    record_files: {description: The file entries that record a bootstrapped cluster., type: list, elements: dict}
+    record_files: {description: "The file entries that record a bootstrapped cluster (host mode; in static pod mode a member with data keeps
+                   its manifest's bootstrap flags instead)."
+                   , type: list, elements: dict}
     record_units: {description: The unit entries that go with them., type: list, elements: dict}
     state_dir: {description: The daemon module's restart records for etcd., type: str}
+    refuse: {description: "The daemon call's refuse_if_present: what the other mode left (switching modes is refused)."
+             , type: list, elements: dict}
     local_client_url: {description: The client URL on the member's loopback address., type: str}
     arch: {description: The release's architecture (amd64 and so on)., type: str}
     release_name: {description: The release's name (etcd-v<version>-linux-<arch>)., type: str}
@@ -142,12 +146,15 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
 from ansible_collections.kubeha.cluster.plugins.filter.mount_unit import mount_unit
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, mode_refusal, to_int, version_at_least
 
 PREFIX = "etcd_"
 OTHER_ROLE = "etcd_discovery_service_"
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}
 BOOTSTRAP_FILE = "/etc/default/etcd-bootstrap"
+# the static pod manifest's bootstrap flag lines (etcd.yaml.j2), kept as written once the member holds data
+KEEP_BOOTSTRAP_LINES = r'^\s+- "--(initial-cluster|initial-cluster-state|initial-cluster-token|discovery|discovery-token|discovery-endpoints' \
+    r'|discovery-cert|discovery-key|discovery-cacert|discovery-insecure-transport)='
 UNIT_FILE = "/etc/systemd/system/etcd.service"
 # the daemon module's restart records for etcd, apart from other roles' (the handler restarts etcd and nothing else)
 STATE_DIR = "/var/lib/kubeha/daemons/etcd"
@@ -328,7 +335,15 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
                 "process": "etcd"}
     bootstrap_item = {"path": BOOTSTRAP_FILE, "template": "etcd-bootstrap.env.j2", "mode": "0600"}
     manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600", "digest_of": inputs}
+    if has_data:
+        # etcd reads its bootstrap flags only while its data dir is empty, and the kubelet restarts the pod for any
+        # change of its manifest (and replaces none before its API source is ready, which rules out a change right
+        # after a bootstrap): a member with data keeps the ones it was started with, as kubeadm's manifests do.
+        # etcd refuses to bootstrap again a member the cluster knows ("has already been bootstrapped").
+        manifest_item["keep_lines"] = KEEP_BOOTSTRAP_LINES
     health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
+    manifest = s.text("manifest_dir") + "/etcd.yaml"
+    refuse = [mode_refusal("etcd", mode, "etcd_mode", manifest if mode == "host" else UNIT_FILE)]
     if mode == "host":
         files = artifact_files + [{"path": UNIT_FILE, "template": "etcd.service.j2", "mode": "0644", "validate": unit_validate,
                                    "restarts": ["etcd"]}, bootstrap_item]
@@ -340,7 +355,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
                  {"path": s["manifest_dir"], "state": "directory", "mode": "0700"},
                  manifest_item]
         units = [pod_unit]
-        record_files, record_units = [manifest_item], [pod_unit]
+        record_files, record_units = [], []
 
     return dict(
         size=len(hosts), restart_batch=max(1, len(hosts) // 2),
@@ -355,7 +370,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         has_data=has_data, fresh=fresh, joining=joining, bootstrap_state=state, v3_discovery=v3, discovering=discovering,
         discovery_url=discovery.get("discovery_url", ""), bootstrap_flags=bootstrap_flags,
         flags=_flags(s, peer_url, client_url, local_client_url, data_path),
-        files=files, units=units, record_files=record_files, record_units=record_units, health=health,
+        files=files, units=units, record_files=record_files, record_units=record_units, health=health, refuse=refuse,
     )
 
 

@@ -146,6 +146,13 @@ options:
         type: list
         elements: path
         default: []
+      keep_lines:
+        description:
+          - A regular expression. When the file exists, its lines that match it replace the matching lines of the new
+            content, at the place of the first of them; nothing is kept when either side has none.
+          - For settings a program reads only once, which must not change the file afterwards (etcd's bootstrap flags in
+            a static pod manifest, which the kubelet would otherwise restart the pod for).
+        type: str
   packages:
     description:
       - Debian packages the daemon comes from (its binary, its unit), installed with apt-get when missing, before the
@@ -281,6 +288,24 @@ options:
     description: Where the restart records are kept on the host (C(0700)).
     type: path
     default: /var/lib/kubeha/daemons
+  refuse_if_present:
+    description:
+      - Paths whose presence makes the call fail before it changes anything, with their O(refuse_if_present[].msg) (every
+        path present, in one message). For
+        what another layout of the same daemon left on the host (a systemd unit where a static pod is wanted, or the
+        other way round).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: An absolute path on the host.
+        type: path
+        required: true
+      msg:
+        description: Why it is refused and what to do; the failure names the path before it.
+        type: str
+        required: true
   check_mode_undecided:
     description:
       - Set by the action plugin in check mode - files whose O(files[].src) is not on the controller yet (an earlier
@@ -462,6 +487,7 @@ FILE = dict(
     reloads=dict(type="list", elements="str", default=[]),
     secret=dict(type="bool", default=False),
     digest_of=dict(type="list", elements="path", default=[]),
+    keep_lines=dict(type="str"),
 )
 
 UNIT = dict(
@@ -491,6 +517,8 @@ def main():
             restart_pending=dict(type="bool", default=False),
             health_timeout=dict(type="float", default=60),
             state_dir=dict(type="path", default="/var/lib/kubeha/daemons"),
+            refuse_if_present=dict(type="list", elements="dict", default=[],
+                                   options=dict(path=dict(type="path", required=True), msg=dict(type="str", required=True))),
             check_mode_undecided=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,

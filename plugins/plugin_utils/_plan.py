@@ -77,3 +77,13 @@ def get(mapping, key, default=None):
     except (KeyError, TypeError, AttributeError):
         return default
     return default if value is None else value
+
+
+def mode_refusal(name, mode, mode_var, other_layout_path):
+    """A kubeha.cluster.daemon refuse_if_present entry: what the other mode leaves of ``name`` on a host (its systemd
+    unit file in static_pod mode, its manifest in host mode) means the host runs it in that mode."""
+    other = "static_pod" if mode == "host" else "host"
+    return {"path": other_layout_path,
+            "msg": "%s runs in %s mode on this host (%s is %s now). Switching a running cluster between host and static_pod is not "
+                   "supported: set %s back to %s (or kubeha_mode, which it follows). To rebuild this node in %s mode, remove "
+                   "what the %s mode left first" % (name, other, mode_var, mode, mode_var, other, mode, other)}

@@ -307,6 +307,10 @@ class Run:
 
     # -- the main call ---------------------------------------------------------------------------
     def converge(self, items, units, diff):
+        refused = ["%s exists on this host: %s" % (r["path"], r["msg"]) for r in self.params.get("refuse_if_present") or []
+                   if os.path.lexists(r["path"])]
+        if refused:
+            raise DaemonError("%s; nothing was changed" % "; ".join(refused))
         if not self.check_mode:  # in check mode an earlier role may only have reported them
             for unit in units:
                 missing = [p for p in unit.inputs if not os.path.exists(p)]

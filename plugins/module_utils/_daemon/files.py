@@ -61,6 +61,29 @@ def _gid(name, where):
         raise DaemonError("%s: group '%s' does not exist on this host; create the group first (or set group)" % (where, name)) from None
 
 
+def kept_lines(data, path, pattern, where):
+    """``data`` with its lines that match ``pattern`` replaced by the matching lines of the file at ``path``, put where
+    the first of them was. Unchanged when the file is missing or when either side has no matching line."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise DaemonError("%s: keep_lines %r is not a regular expression: %s" % (where, pattern, exc)) from None
+    try:
+        with open(path, "rb") as handle:
+            old = handle.read().decode("utf-8", "replace").splitlines(True)
+    except (IOError, OSError):
+        return data
+    kept = [line for line in old if regex.search(line.rstrip("\n"))]
+    new = data.decode("utf-8").splitlines(True)
+    at = [i for i, line in enumerate(new) if regex.search(line.rstrip("\n"))]
+    if not kept or not at:
+        return data
+    skip = set(at)
+    rest = [line for i, line in enumerate(new) if i not in skip]
+    first = at[0]
+    return "".join(rest[:first] + kept + rest[first:]).encode("utf-8")
+
+
 class FileItem:
     """One entry of ``files``, checked and with its desired bytes loaded."""
 
@@ -84,6 +107,7 @@ class FileItem:
         self.reloads = list(raw.get("reloads") or [])
         self.secret = bool(raw.get("secret"))
         self.digest_of = list(raw.get("digest_of") or [])
+        self.keep_lines = raw.get("keep_lines") or ""
         self.checksum = raw.get("checksum") or ""
         self.staged = raw.get("staged") or ""
         self.data = None
@@ -111,6 +135,10 @@ class FileItem:
                 if DIGEST_TOKEN.encode() not in self.data:
                     raise DaemonError("%s: digest_of is set but the content has no %s to replace" % (self.where, DIGEST_TOKEN))
                 self.data = self.data.replace(DIGEST_TOKEN.encode(), inputs_digest(self.digest_of).encode())
+            if self.keep_lines:
+                if self.data is None:
+                    raise DaemonError("%s: keep_lines works on content or a template, not on a transferred file" % self.where)
+                self.data = kept_lines(self.data, self.path, self.keep_lines, self.where)
         elif sources or self.checksum:
             raise DaemonError("%s: state %s takes no content" % (self.where, self.state))
         if self.state != "absent":

@@ -175,3 +175,12 @@ def test_a_missing_variable_is_named():
     del settings['apiserver_secrets_dir']
     with pytest.raises(AnsibleFilterError, match='apiserver_secrets_dir is not set'):
         apiserver_plan(settings, etcd_urls=ETCD)
+
+
+def test_what_the_other_mode_left_is_refused():
+    (host,) = plan()['refuse']
+    (static,) = plan(mode='static_pod')['refuse']
+    assert host['path'] == '/etc/kubernetes/manifests/kube-apiserver.yaml'
+    assert static['path'] == '/etc/systemd/system/kube-apiserver.service'
+    assert host['msg'].startswith('kube-apiserver runs in static_pod mode on this host (apiserver_mode is host now)')
+    assert 'set apiserver_mode back to host' in static['msg'] and 'not supported' in static['msg']

@@ -208,3 +208,19 @@ def test_the_report_agrees_only_when_one_master_runs_each_and_all_name_it(monkey
     unreadable = dict(split, m3={'unreadable': 'rc 1'})
     cm = podmaster_report(unreadable, COMPONENTS)['components']['kube-controller-manager']
     assert cm['holders'] == ['m2', '?'] and cm['reported']['m3'] == 'no status: rc 1' and cm['agreed'] is False
+
+
+@pytest.mark.parametrize('mode, election, podmaster_mode, paths', [
+    ('host', 'podmaster', 'host', ['/srv/kubernetes/kube-scheduler.yaml', '/srv/kubernetes/kube-controller-manager.yaml',
+                                   '/etc/kubeha/podmaster.yaml']),
+    ('static_pod', 'podmaster', 'static_pod', ['/etc/systemd/system/kube-scheduler.service',
+                                               '/etc/systemd/system/kube-controller-manager.service', '/etc/systemd/system/podmaster.service']),
+    ('static_pod', 'podmaster', 'host', ['/etc/systemd/system/kube-scheduler.service',
+                                         '/etc/systemd/system/kube-controller-manager.service', '/etc/kubeha/podmaster.yaml']),
+    ('host', 'builtin', 'host', ['/srv/kubernetes/kube-scheduler.yaml', '/srv/kubernetes/kube-controller-manager.yaml']),
+])
+def test_what_the_other_mode_left_is_refused(mode, election, podmaster_mode, paths):
+    refuse = plan(mode=mode, election=election, podmaster_mode=podmaster_mode)['refuse']
+    assert [r['path'] for r in refuse] == paths
+    assert refuse[0]['msg'].startswith('kube-scheduler runs in %s mode on this host (control_plane_mode is %s now)'
+                                       % ('static_pod' if mode == 'host' else 'host', mode))

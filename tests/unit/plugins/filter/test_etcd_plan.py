@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 import yaml
@@ -181,10 +182,23 @@ def test_daemon_files_and_units_per_mode():
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
         ('/etc/etcd/etcd.yaml', None, '0600')]
     assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
-    assert pod['units'] == pod['record_units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
-                                                   'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd'}]
-    assert pod['record_files'] == [pod['files'][3]]
+    assert pod['units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
+                             'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd'}]
+    assert pod['record_files'] == pod['record_units'] == [], "no manifest change after a bootstrap: the kubelet would not replace the pod"
+    assert 'keep_lines' not in pod['files'][3], "a cluster that bootstraps writes its bootstrap flags"
+    kept = plan(mode='static_pod', data_hosts=['e1', 'e2', 'e3'])['files'][3]['keep_lines']
+    joining = plan(mode='static_pod', data_hosts=['e2', 'e3'])
+    assert joining['joining'] and 'keep_lines' not in joining['files'][3], "a member that (re)joins writes the join's flags"
+    flags = list(plan(bootstrap='discovery', discovery=dict(token='t', endpoints=['https://d:2379']))['bootstrap_flags'])
+    lines = ['        - "--%s=x"' % f for f in flags + ['initial-cluster', 'initial-cluster-token', 'discovery']]
+    assert all(re.search(kept, line) for line in lines), lines
+    assert not [f for f in plan()['flags'] if re.search(kept, '        - "--%s=x"' % f)], "etcd's other flags follow the inventory"
     assert host['state_dir'] == '/var/lib/kubeha/daemons/etcd'
+    assert [r['path'] for r in host['refuse'] + pod['refuse']] == ['/etc/kubernetes/manifests/etcd.yaml', '/etc/systemd/system/etcd.service']
+    assert pod['refuse'][0]['msg'] == (
+        'etcd runs in host mode on this host (etcd_mode is static_pod now). Switching a running cluster between host and static_pod '
+        'is not supported: set etcd_mode back to host (or kubeha_mode, which it follows). To rebuild this node in static_pod mode, '
+        'remove what the host mode left first')
 
 
 def test_a_missing_variable_is_named():

@@ -146,6 +146,22 @@ def test_missing_inputs_fail_before_anything_is_written(host, systemd):
     assert run_daemon(host.params(), check_mode=True)["changed"] is True, "check mode reports instead"
 
 
+def test_refuse_if_present_fails_before_anything_is_written(host, systemd, tmp_path):
+    other = tmp_path / "other-layout.yaml"
+    refuse = [dict(path=str(other), msg="demo runs in the other layout here"), dict(path=str(tmp_path / "absent"), msg="not shown"),
+              dict(path=host.cert, msg="so does its input")]
+    assert run_daemon(host.params(refuse_if_present=refuse[1:2]))["changed"] is True, "nothing there: no refusal"
+    os.unlink(host.conf)
+    systemd.clear_calls()
+    other.write_text("x")
+    for check_mode in (True, False):
+        with pytest.raises(DaemonError) as err:
+            run_daemon(host.params(refuse_if_present=refuse), check_mode=check_mode)
+        assert str(err.value) == ("%s exists on this host: demo runs in the other layout here; %s exists on this host: so does its input; "
+                                  "nothing was changed" % (other, host.cert)), "every refusal, in one message"
+    assert not os.path.exists(host.conf) and systemd.calls() == []
+
+
 def test_as_is_units_are_never_started_but_restarted_where_they_run(host, systemd):
     params = host.params(unit=dict(state="as_is", enabled=False))
     first = run_daemon(params)

@@ -91,6 +91,26 @@ def test_digest_of_puts_the_inputs_digest_into_the_content(tmp_path):
         items(dict(path=str(manifest), content="no token", mode="0600", digest_of=[str(cert)]))
 
 
+def test_keep_lines_keeps_what_the_file_was_written_with(tmp_path):
+    manifest = tmp_path / "etcd.yaml"
+    pattern = r'^\s+- "--initial-cluster[a-z-]*='
+
+    def raw(state, extra="--a=1"):
+        return dict(path=str(manifest), mode="0600", keep_lines=pattern,
+                    content='command:\n  - "%s"\n  - "--initial-cluster-state=%s"\n  - "--initial-cluster=m1,m2"\n  - "--z=2"\n' % (extra, state))
+
+    assert converge(raw("new")) == {str(manifest): "create"}
+    assert converge(raw("existing")) == {str(manifest): "none"}, "the bootstrap flags stay as first written"
+    assert '"--initial-cluster-state=new"' in manifest.read_text()
+    assert converge(raw("existing", "--a=3")) == {str(manifest): "update"}, "the other lines still follow the content"
+    assert manifest.read_text() == 'command:\n  - "--a=3"\n  - "--initial-cluster-state=new"\n  - "--initial-cluster=m1,m2"\n  - "--z=2"\n'
+    manifest.write_text('command:\n  - "--a=3"\n  - "--z=2"\n')
+    assert converge(raw("existing")) == {str(manifest): "update"}, "a file without such lines takes the new ones"
+    assert '"--initial-cluster-state=existing"' in manifest.read_text()
+    with pytest.raises(DaemonError, match=r"keep_lines '\(' is not a regular expression"):
+        items(dict(path=str(manifest), content="x", mode="0600", keep_lines="("))
+
+
 @pytest.mark.parametrize("raw, message", [
     (dict(path="relative/x", content="", mode="0644"), "path must be absolute"),
     (dict(path="/x", content="", mode="rw-r--r--"), "is not an octal mode"),
