@@ -1,6 +1,6 @@
 """Benchmark playbooks/site.yml: fresh demo nodes -> the whole HA control plane, then the re-run.
 
-    source .cache/env.sh && python3 bench/site_converge.py [--runs 3] [--connection podman|ssh|both]
+    source .cache/env.sh && python3 bench/site_converge.py [--runs 3] [--connection podman|ssh|both] [--mode host|static_pod]
 
 Each run removes the demo cluster (`scripts/demo.sh down`), starts fresh nodes (`scripts/demo.sh
 nodes`: 3 masters, 1 worker, the real Kubernetes and etcd releases built by scripts/setup.sh, sshd with
@@ -15,6 +15,7 @@ of the controller's processes (a busy machine inflates wall time, not CPU time),
 each role took (ansible.posix.profile_roles). It measures; it
 never asserts on time. Targets on the real programs: converge <= 150 s, the fast-path re-run <= 10 s
 with changed=0.
+With --mode static_pod every run adds -e @inventories/demo/static_pod.yml: the control plane as static pods.
 Leaves the demo cluster up.
 """
 
@@ -48,6 +49,9 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+MODE_VARS = {'host': [], 'static_pod': ['-e', '@inventories/demo/static_pod.yml']}
+
+
 def site(connection, *extra):
     """(seconds, tasks that ran, changed, controller CPU seconds, seconds per role) of one site.yml run."""
     env = dict(os.environ, ANSIBLE_PIPELINING='true', ANSIBLE_NOCOLOR='1',
@@ -74,27 +78,28 @@ def site(connection, *extra):
     return seconds, ran, changed, cpu, roles
 
 
-def measure(connection, runs):
+def measure(connection, runs, mode):
     rows = []
+    extra = MODE_VARS[mode]
     for run in range(1, runs + 1):
         demo('down')
         demo('nodes')
-        converge = site(connection)
-        rerun = site(connection)
-        full = site(connection, '-e', 'kubeha_site_fast_path=false')
+        converge = site(connection, *extra)
+        rerun = site(connection, *extra)
+        full = site(connection, *extra, '-e', 'kubeha_site_fast_path=false')
         rows.append((converge, rerun, full))
-        print('%-6s run %d: converge %6.1f s (cpu %5.1f s), %4d tasks, %3d changed | re-run %6.1f s (cpu %5.1f s), %4d tasks, %3d changed (%.0f %%)'
+        print('%-6s %s run %d: converge %6.1f s (cpu %5.1f s), %4d tasks, %3d changed | re-run %6.1f s (cpu %5.1f s), %4d tasks, %3d changed (%.0f %%)'
               ' | every stage %6.1f s, %4d tasks, %3d changed'
-              % (connection, run, converge[0], converge[3], converge[1], converge[2], rerun[0], rerun[3], rerun[1], rerun[2],
+              % (connection, mode, run, converge[0], converge[3], converge[1], converge[2], rerun[0], rerun[3], rerun[1], rerun[2],
                  100 * rerun[0] / converge[0], full[0], full[1], full[2]), flush=True)
     return rows
 
 
-def table(connection, rows):
+def table(connection, rows, mode):
     conv = statistics.median(r[0][0] for r in rows)
     again = statistics.median(r[1][0] for r in rows)
     print()
-    print('%s connection, median of %d runs (pipelining on)' % (connection, len(rows)))
+    print('%s connection, %s mode, median of %d runs (pipelining on)' % (connection, mode, len(rows)))
     full = statistics.median(r[2][0] for r in rows)
     print('%-12s %10s %10s %12s %9s' % ('', 'wall (s)', 'cpu (s)', 'host-tasks', 'changed'))
     for label, index, wall in (('converge', 0, conv), ('re-run', 1, again), ('every stage', 2, full)):
@@ -114,11 +119,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--connection', choices=['podman', 'ssh', 'both'], default='both')
+    parser.add_argument('--mode', choices=sorted(MODE_VARS), default='host')
     opts = parser.parse_args()
     connections = ['podman', 'ssh'] if opts.connection == 'both' else [opts.connection]
-    results = [(c, measure(c, opts.runs)) for c in connections]
+    results = [(c, measure(c, opts.runs, opts.mode)) for c in connections]
     for connection, rows in results:
-        table(connection, rows)
+        table(connection, rows, opts.mode)
     print('load average at the end: %s (%d CPUs)' % (' '.join('%.1f' % x for x in os.getloadavg()), os.cpu_count()))
 
 
