@@ -64,13 +64,30 @@ def podman(*args, check=True):
     return subprocess.run(('podman',) + args, capture_output=True, text=True, check=check, timeout=120).stdout
 
 
+def cluster_ready():
+    """Every Node Ready, and every control-plane static pod (etcd, the apiservers: static-pod mode) Ready: the node
+    killed by the last trial is back whole, so the next kill does not take etcd's quorum with it."""
+    out = subprocess.run(kubectl_argv() + ['get', 'nodes,pods', '--all-namespaces', '-o', 'json'], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        return False
+    for item in json.loads(out.stdout).get('items', []):
+        control_plane = item.get('metadata', {}).get('labels', {}).get('tier') == 'control-plane'
+        if item.get('kind') == 'Node' or (item.get('kind') == 'Pod' and control_plane):
+            conditions = item.get('status', {}).get('conditions', [])
+            if not any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in conditions):
+                return False
+    return True
+
+
 def settle(bound=180):
-    """Wait until both Leases are held and freshly renewed, and /readyz answers through the VIP."""
+    """Wait until both Leases are held and freshly renewed, /readyz answers through the VIP and the cluster is whole."""
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         leases = read_leases()
         ready = subprocess.run(kubectl_argv() + ['get', '--raw', '/readyz'], capture_output=True, text=True, check=False)
-        if leases and len(leases) == 2 and ready.returncode == 0 and all(h and time.time() - r < 10 for h, r in leases.values()):
+        if (leases and len(leases) == 2 and ready.returncode == 0 and all(h and time.time() - r < 10 for h, r in leases.values())
+                and cluster_ready()):
             return leases
         time.sleep(0.5)
     sys.exit('the demo cluster did not settle within %d s (Leases %s): is it up (scripts/demo.sh up)?' % (bound, read_leases()))
