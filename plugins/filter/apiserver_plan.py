@@ -193,6 +193,7 @@ def apiserver_plan(settings, etcd_urls):
         else:
             files.append({'path': config_dir + '/' + name, 'state': 'absent'})
     staged_manifest = config_dir + '/kube-apiserver.yaml'
+    manifest = str(s['manifest_dir']) + '/kube-apiserver.yaml'
     if host:
         files.append({'path': s['log_file'], 'state': 'touch', 'owner': s['log_owner'], 'group': s['log_group'],
                       'mode': s['log_mode']})
@@ -212,7 +213,7 @@ def apiserver_plan(settings, etcd_urls):
     else:
         # process: a restart waits for the kubelet to replace the pod before its /readyz counts (the old one answers it)
         unit.update({'kind': 'static_pod', 'source': staged_manifest, 'process': 'kube-apiserver',
-                     'manifest': str(s['manifest_dir']) + '/kube-apiserver.yaml'})
+                     'manifest': manifest})
 
     return {
         'flags': _flags(s, secrets, config_dir, etcd_urls, version),
@@ -221,7 +222,7 @@ def apiserver_plan(settings, etcd_urls):
         'files': files,
         'units': [unit],
         'refuse': [mode_refusal('kube-apiserver', 'host' if host else 'static_pod', 'apiserver_mode',
-                                unit.get('manifest', str(s['manifest_dir']) + '/kube-apiserver.yaml') if host else UNIT_FILE)],
+                                manifest if host else UNIT_FILE)],
         'authentication_config': {
             'apiVersion': 'apiserver.config.k8s.io/' + ('v1' if version_at_least(version, '1.34') else 'v1beta1'),
             'kind': 'AuthenticationConfiguration',

@@ -119,7 +119,6 @@ _value:
     record_files: {description: "The file entries that record a bootstrapped cluster (host mode; in static pod mode a member with data keeps
                    its manifest's bootstrap flags instead)."
                    , type: list, elements: dict}
-    record_units: {description: The unit entries that go with them., type: list, elements: dict}
     state_dir: {description: The daemon module's restart records for etcd., type: str}
     refuse: {description: "The daemon call's refuse_if_present: what the other mode left (switching modes is refused)."
              , type: list, elements: dict}
@@ -342,20 +341,19 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         # etcd refuses to bootstrap again a member the cluster knows ("has already been bootstrapped").
         manifest_item["keep_lines"] = KEEP_BOOTSTRAP_LINES
     health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
-    manifest = s.text("manifest_dir") + "/etcd.yaml"
-    refuse = [mode_refusal("etcd", mode, "etcd_mode", manifest if mode == "host" else UNIT_FILE)]
+    refuse = [mode_refusal("etcd", mode, "etcd_mode", pod_unit["manifest"] if mode == "host" else UNIT_FILE)]
     if mode == "host":
         files = artifact_files + [{"path": UNIT_FILE, "template": "etcd.service.j2", "mode": "0644", "validate": unit_validate,
                                    "restarts": ["etcd"]}, bootstrap_item]
         units = [{"name": "etcd", "enabled": True, "no_block": True, "inputs": inputs, "health": health, "health_timeout": 10}]
-        record_files, record_units = [bootstrap_item], []
+        record_files = [bootstrap_item]
     else:
         files = [{"path": data_path, "state": "directory", "mode": "0700"},
                  {"path": s["config_dir"], "state": "directory", "mode": "0755"},
                  {"path": s["manifest_dir"], "state": "directory", "mode": "0700"},
                  manifest_item]
         units = [pod_unit]
-        record_files, record_units = [], []
+        record_files = []
 
     return dict(
         size=len(hosts), restart_batch=max(1, len(hosts) // 2),
@@ -370,7 +368,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         has_data=has_data, fresh=fresh, joining=joining, bootstrap_state=state, v3_discovery=v3, discovering=discovering,
         discovery_url=discovery.get("discovery_url", ""), bootstrap_flags=bootstrap_flags,
         flags=_flags(s, peer_url, client_url, local_client_url, data_path),
-        files=files, units=units, record_files=record_files, record_units=record_units, health=health, refuse=refuse,
+        files=files, units=units, record_files=record_files, health=health, refuse=refuse,
     )
 
 

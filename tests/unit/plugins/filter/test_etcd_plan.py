@@ -176,7 +176,7 @@ def test_daemon_files_and_units_per_mode():
     assert host['units'] == [{'name': 'etcd', 'enabled': True, 'no_block': True, 'inputs': TLS + [BINARY], 'health_timeout': 10,
                               'health': {'url': 'https://10.0.0.11:2379/health', 'ca_path': TLS[0], 'client_cert': TLS[3],
                                          'client_key': TLS[4]}}]
-    assert host['record_files'] == [host['files'][1]] and host['record_units'] == []
+    assert host['record_files'] == [host['files'][1]] and 'record_units' not in host
     pod = plan(mode='static_pod')
     assert [(f['path'], f.get('state'), f['mode']) for f in pod['files']] == [
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
@@ -184,7 +184,7 @@ def test_daemon_files_and_units_per_mode():
     assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
     assert pod['units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
                              'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd'}]
-    assert pod['record_files'] == pod['record_units'] == [], "no manifest change after a bootstrap: the kubelet would not replace the pod"
+    assert pod['record_files'] == [], "no manifest change after a bootstrap: the kubelet would not replace the pod"
     assert 'keep_lines' not in pod['files'][3], "a cluster that bootstraps writes its bootstrap flags"
     kept = plan(mode='static_pod', data_hosts=['e1', 'e2', 'e3'])['files'][3]['keep_lines']
     joining = plan(mode='static_pod', data_hosts=['e2', 'e3'])
