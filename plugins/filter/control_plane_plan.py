@@ -163,15 +163,16 @@ def _podmaster_config(s, host, etcd_hosts, endpoints, release_leases):
     for c in COMPONENTS:
         key = str(s["podmaster_key_prefix"]) + c
         if s["mode"] == "static_pod":
-            components.append({"name": c, "key": key, "mode": "static_pod", "source": "%s/%s.yaml" % (s["secrets_dir"], c),
-                               "dest": "%s/%s.yaml" % (s["manifest_dir"], c)})
+            # program: a stop waits until the kubelet has stopped the process (podmaster sees the host's PIDs)
+            entry = {"name": c, "key": key, "mode": "static_pod", "source": "%s/%s.yaml" % (s["secrets_dir"], c),
+                     "dest": "%s/%s.yaml" % (s["manifest_dir"], c), "program": c}
         else:
             entry = {"name": c, "key": key, "mode": "host", "unit": c + ".service"}
-            if release_leases:
-                # host mode with the components' own election: where a dead holder's Lease is released
-                entry["lease"] = {"namespace": "kube-system", "name": c, "client_cert": "%s/%s.crt" % (s["secrets_dir"], CERTS[c]),
-                                  "client_key": "%s/%s.key" % (s["secrets_dir"], CERTS[c])}
-            components.append(entry)
+        if release_leases:
+            # the components' own election behind a fence: where a dead holder's Lease is released
+            entry["lease"] = {"namespace": "kube-system", "name": c, "client_cert": "%s/%s.crt" % (s["secrets_dir"], CERTS[c]),
+                              "client_key": "%s/%s.key" % (s["secrets_dir"], CERTS[c])}
+        components.append(entry)
     config = {"identity": host, "endpoints": list(endpoints), "ca_cert": s["podmaster_etcd_ca"],
               "client_cert": s["podmaster_etcd_cert"], "client_key": s["podmaster_etcd_key"], "ttl": int(s["podmaster_ttl"])}
     config.update((name, float(s["podmaster_" + name])) for name in TIMING[1:])
@@ -333,7 +334,10 @@ def control_plane_plan(settings, host, etcd_hosts=None, etcd_endpoints=None, che
     endpoints = list(etcd_endpoints or [])
     podmaster = s["election"] == "podmaster"
     leader_elect = (not podmaster) or s.flag("podmaster_leader_elect")
-    release_leases = podmaster and s["mode"] == "host" and leader_elect and s.flag("podmaster_release_leases")
+    # only behind a fence that stops a dead holder's copy before its lease expires: systemd in host mode, the
+    # podmaster pod's fence container in static_pod mode (a host podmaster has none for the copies it leaves)
+    fenced = s["mode"] == "host" or s["podmaster_mode"] == "static_pod"
+    release_leases = podmaster and fenced and leader_elect and s.flag("podmaster_release_leases")
     podmaster_host = s["podmaster_mode"] == "host"
     flags = {c: _flags(s, c, leader_elect) for c in COMPONENTS}
     inputs = _inputs(s)

@@ -42,16 +42,65 @@ class StaticPodActivator:
     The copy is written to a hidden temporary file in the destination directory (the kubelet ignores
     dot files), flushed, then renamed over ``dest``: the kubelet never reads half a manifest. While
     active, a changed source is copied again; deactivation removes ``dest``.
+
+    With ``program`` (the component's executable name, e.g. ``kube-scheduler``), deactivation also
+    waits until no such process runs on this host (``proc``: the host's PID namespace, so a podmaster
+    pod needs ``hostPID``): the kubelet stops the pod within ``stop_timeout``, or podmaster sends
+    SIGKILL itself and checks again for ``STOP_GRACE``. Only then is the stop reported, so a lease is
+    never revoked, nor a peer let in, while the old copy still runs. A process that survives is an error.
     """
 
     mode = "static_pod"
+    STOP_GRACE = 0.25  # a killed process is reaped by its container runtime
 
-    def __init__(self, source, dest):
+    def __init__(self, source, dest, program=None, stop_timeout=0.5, proc="/proc", clock=time.monotonic,
+                 sleep=time.sleep, kill=os.kill):  # pylint: disable=too-many-arguments,too-many-positional-arguments
         self.source = source
         self.dest = dest
+        self.program = program or None
+        self.stop_timeout = float(stop_timeout)
+        self.proc = proc
+        self.clock = clock
+        self.sleep = sleep
+        self.kill = kill
 
     def describe(self):
-        return "static pod %s (from %s)" % (self.dest, self.source)
+        return "static pod %s (from %s%s)" % (self.dest, self.source,
+                                              ", process %s" % self.program if self.program else "")
+
+    def pids(self):
+        """PIDs of live ``program`` processes on this host (zombies excluded; empty without ``program``)."""
+        if not self.program:
+            return []
+        try:
+            entries = os.listdir(self.proc)
+        except OSError as exc:
+            raise ActivationError("cannot list processes in %s: %s" % (self.proc, exc.strerror or exc)) from None
+        found = []
+        for entry in entries:
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(os.path.join(self.proc, entry, "cmdline"), "rb") as handle:
+                    argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+                if os.path.basename(argv0) != self.program:
+                    continue
+                with open(os.path.join(self.proc, entry, "stat"), "rb") as handle:
+                    state = handle.read().rsplit(b")", 1)[-1].split()[:1]
+            except OSError:
+                continue  # gone meanwhile
+            if state != [b"Z"]:
+                found.append(int(entry))
+        return sorted(found)
+
+    def _wait_gone(self, seconds):
+        """PIDs still running after waiting up to ``seconds`` for them to go."""
+        end = self.clock() + seconds
+        while True:
+            pids = self.pids()
+            if not pids or self.clock() >= end:
+                return pids
+            self.sleep(0.02)
 
     def _read_source(self):
         try:
@@ -72,7 +121,7 @@ class StaticPodActivator:
             raise ActivationError("cannot read active manifest %s: %s" % (self.dest, exc.strerror or exc)) from None
 
     def is_active(self):
-        return os.path.lexists(self.dest)
+        return os.path.lexists(self.dest) or bool(self.pids())
 
     def activate(self):
         wanted = self._read_source()
@@ -101,14 +150,49 @@ class StaticPodActivator:
         return "created %s" % self.dest if data is None else "updated %s (source changed)" % self.dest
 
     def deactivate(self):
+        removed = None
         try:
             os.unlink(self.dest)
+            removed = "removed %s" % self.dest
         except FileNotFoundError:
-            return None
+            pass
         except OSError as exc:
             raise ActivationError("cannot remove %s: %s" % (self.dest, exc.strerror or exc)) from None
-        _fsync_dir(os.path.dirname(self.dest) or ".")
-        return "removed %s" % self.dest
+        if removed:
+            _fsync_dir(os.path.dirname(self.dest) or ".")
+        stopped = self._stop_processes()
+        if removed and stopped:
+            return "%s; %s" % (removed, stopped)
+        return removed or stopped
+
+    def _stop_processes(self):
+        """Wait for the kubelet to stop ``program`` here, else SIGKILL it; what was done, or None."""
+        if not self.program:
+            return None
+        start = self.clock()
+        before = self.pids()
+        if not before:
+            return None
+        left = self._wait_gone(self.stop_timeout)
+        if not left:
+            took = self.clock() - start
+            return "%s (pid %s) stopped by the kubelet in %.2fs" % (self.program, ",".join(map(str, before)), took)
+        for pid in left:
+            try:
+                self.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            except OSError as exc:
+                raise ActivationError("cannot SIGKILL %s (pid %d), still running %gs after its manifest %s was removed: "
+                                      "%s; podmaster needs root in the host's PID namespace (hostPID)"
+                                      % (self.program, pid, self.stop_timeout, self.dest, exc.strerror or exc)) from None
+        still = self._wait_gone(self.STOP_GRACE)
+        if still:
+            raise ActivationError("%s (pid %s) still runs %gs after SIGKILL (its manifest %s is removed): a process that "
+                                  "cannot be killed (D state?) or one the kubelet started again"
+                                  % (self.program, ",".join(map(str, still)), self.STOP_GRACE, self.dest))
+        return "%s (pid %s) killed: the kubelet had not stopped it within %gs" % (
+            self.program, ",".join(map(str, left)), self.stop_timeout)
 
 
 class HostActivator:

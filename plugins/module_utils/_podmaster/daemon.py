@@ -12,13 +12,15 @@ The configuration is one JSON object (the control_plane role writes it)::
       "ttl": 4, "renew_interval": 1, "margin": 2, "poll_interval": 0.25, "timeout": 0.75, "max_backoff": 1,
       "watchdog": 1, "stop_timeout": 0.5,         # systemd's WatchdogSec and the units' TimeoutStopSec
       "status_file": "/run/kubeha/podmaster.json",
+      "deadline_file": "/run/kubeha/podmaster-deadline.json",  # the fence's heartbeat (static_pod components)
       "apiserver": {"url": "https://127.0.0.1:6443", "ca_cert": "/srv/kubernetes/ca.crt"},  # host mode: where a
                                                    # dead holder's Lease is released (components[].lease)
       "local_endpoint": "https://10.0.0.11:2379",  # this master's etcd member: keep etcd's leader off it while
                                                    # holding a key ("" or absent: never move etcd's leadership)
       "components": [
         {"name": "kube-scheduler", "key": "/kubeha/podmaster/kube-scheduler", "mode": "static_pod",
-         "source": "/srv/kubernetes/kube-scheduler.yaml", "dest": "/etc/kubernetes/manifests/kube-scheduler.yaml"},
+         "source": "/srv/kubernetes/kube-scheduler.yaml", "dest": "/etc/kubernetes/manifests/kube-scheduler.yaml",
+         "program": "kube-scheduler"},            # a stop waits until no such process runs here (needs hostPID)
         {"name": "kube-controller-manager", "mode": "host", "unit": "kube-controller-manager.service"}
       ]
     }
@@ -27,6 +29,9 @@ The status file (JSON, replaced atomically on every change and at least every re
 who holds what: ``components.<name>.active`` / ``holder`` / ``reason``. Exit codes: 0 after a stop
 signal, 1 when a component could not be stopped at shutdown (its lease is then left to expire, not
 revoked), 2 for a configuration error (the message names the setting).
+
+``--fence`` runs the fence instead (see :mod:`.fence`): the second container of podmaster's static pod,
+which stops the static_pod components here when podmaster's published deadline passes.
 
 Liveness: with ``watchdog`` set, a thread of its own pings systemd's watchdog every quarter of it,
 as long as the main loop has begun a step within the last TTL. A frozen process (SIGSTOP, a stalled
@@ -42,7 +47,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 
@@ -50,6 +54,7 @@ from .._etcd.client import EtcdClient, EtcdConfigError, parse_endpoint
 from .activator import HostActivator, StaticPodActivator
 from .elector import Component, Elector, Settings
 from .etcdleader import LeaderAvoider
+from .fence import Fence, write_deadline, write_json
 from .k8slease import LeaseReleaser
 
 DEFAULT_KEY_PREFIX = "/kubeha/podmaster/"
@@ -73,22 +78,25 @@ def _component(index, spec, settings):
             raise ConfigError("%s (%s): mode static_pod needs %s" % (where, name, " and ".join(missing)))
         if os.path.abspath(spec["source"]) == os.path.abspath(spec["dest"]):
             raise ConfigError("%s (%s): source and dest are the same file %s" % (where, name, spec["source"]))
-        activator = StaticPodActivator(spec["source"], spec["dest"])
+        program = spec.get("program")
+        if program and os.getpid() == 1:
+            raise ConfigError("%s (%s): program %s is set, but this podmaster is PID 1 of its own PID namespace and cannot "
+                              "see the kubelet's containers; run its pod with hostPID: true" % (where, name, program))
+        activator = StaticPodActivator(spec["source"], spec["dest"], program=program, stop_timeout=settings.stop_timeout)
     elif mode == "host":
         if not spec.get("unit"):
             raise ConfigError("%s (%s): mode host needs unit (e.g. kube-scheduler.service)" % (where, name))
         activator = HostActivator(spec["unit"], systemctl=spec.get("systemctl", "systemctl"),
                                   stop_timeout=settings.stop_timeout, call_timeout=settings.margin * 0.9)
-        if spec.get("lease") is not None and not isinstance(spec["lease"], dict):
-            raise ConfigError("%s (%s): lease must be an object {namespace, name, client_cert, client_key}" % (where, name))
-        return Component(name, key, activator, lease=spec.get("lease"))
     else:
         raise ConfigError("%s (%s): mode must be static_pod or host, got %r" % (where, name, mode))
-    return Component(name, key, activator)
+    if spec.get("lease") is not None and not isinstance(spec["lease"], dict):
+        raise ConfigError("%s (%s): lease must be an object {namespace, name, client_cert, client_key}" % (where, name))
+    return Component(name, key, activator, lease=spec.get("lease"))
 
 
 def load_config(path, identity=None):
-    """(client, identity, components, settings, status_file, local_endpoint, lease_releaser) from ``path``."""
+    """(client, identity, components, settings, status_file, local_endpoint, lease_releaser, deadline_file) from ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
             conf = json.load(handle)
@@ -129,26 +137,32 @@ def load_config(path, identity=None):
     releaser = LeaseReleaser(apiserver["url"], apiserver.get("ca_cert"), timeout=settings.timeout) if apiserver.get("url") else None
     if any(c.lease for c in components) and releaser is None:
         raise ConfigError("config %s: a component has a lease but apiserver.url is not set (where to release it)" % path)
-    return client, str(identity), components, settings, conf.get("status_file", DEFAULT_STATUS_FILE), local, releaser
+    status = conf.get("status_file", DEFAULT_STATUS_FILE)
+    # the fence's heartbeat, beside the status file unless named
+    heartbeat = conf.get("deadline_file") or os.path.join(os.path.dirname(status) or ".", "podmaster-deadline.json")
+    return client, str(identity), components, settings, status, local, releaser, heartbeat
+
+
+def run_fence(components, path, settings):
+    """``--fence``: stop the static_pod components here whenever podmaster's deadline passes, until SIGTERM."""
+    static = [c for c in components if c.activator.mode == "static_pod"]
+    if not static:
+        sys.stderr.write("podmaster --fence: the config lists no static_pod component; nothing to fence\n")
+        return 2
+    fence = Fence(static, path, grace=settings.margin / 4.0)
+
+    def on_signal(_signum, _frame):
+        fence.stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    fence.run()
+    return 0
 
 
 def write_status(path, data):
     """Replace ``path`` atomically with ``data`` as JSON (0644: it holds no secret)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".podmaster-status-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.rename(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_json(path, data, ".podmaster-status-")
 
 
 def sd_notify(message):
@@ -246,11 +260,12 @@ def main(argv=None):
     parser.add_argument("--log-level", default=os.environ.get("PODMASTER_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--fence", action="store_true", help="run the fence for the static_pod components, not the elector")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s podmaster[%(process)d] %(levelname)s %(message)s")
     try:
-        client, identity, components, settings, status_file, local, releaser = load_config(args.config, args.identity)
+        client, identity, components, settings, status_file, local, releaser, heartbeat = load_config(args.config, args.identity)
     except ConfigError as exc:
         sys.stderr.write("podmaster: %s\n" % exc)
         return 2
@@ -258,10 +273,13 @@ def main(argv=None):
         sys.stdout.write("podmaster: config %s is valid: identity %s, %s, components %s\n"
                          % (args.config, identity, settings, ", ".join("%s=%s" % (c.name, c.key) for c in components)))
         return 0
+    if args.fence:
+        return run_fence(components, heartbeat, settings)
+    static = any(c.activator.mode == "static_pod" for c in components)
     elector = Elector(client, identity, components, settings,
                       leader_avoider=LeaderAvoider(client, local, keys=[c.key for c in components],
                                                    min_ttl=_min_live_ttl(settings), quiet=settings.ttl + 2) if local else None,
-                      lease_releaser=releaser)
+                      lease_releaser=releaser, on_deadline=(lambda deadline: write_deadline(heartbeat, deadline)) if static else None)
     logging.getLogger("podmaster").info("starting: identity %s, endpoints %s, %s, components %s", identity,
                                         ",".join(client.endpoints), settings,
                                         ", ".join("%s (%s)" % (c.name, c.activator.describe()) for c in components))

@@ -163,8 +163,10 @@ class Elector:  # pylint: disable=too-many-instance-attributes
     """Runs the lock for ``components`` against ``client`` (an ``_etcd`` :class:`EtcdClient`)."""
 
     def __init__(self, client, identity, components, settings=None, clock=boottime, on_change=None,
-                 leader_avoider=None, lease_releaser=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+                 leader_avoider=None, lease_releaser=None, on_deadline=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
         self.client = client
+        self.on_deadline = on_deadline  # told every new deadline (or None) before anything is activated under it
+        self._published = None
         self.lease_releaser = lease_releaser  # releases a dead holder's Kubernetes Lease before a copy starts
         self.leader_avoider = leader_avoider  # keeps etcd's leader off this master while it holds a key
         self.identity = identity
@@ -488,6 +490,8 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                     self._grant()
                 elif now >= self.next_renew:
                     self._renew()
+                # at once: the key reads and etcd leadership moves below may take longer than a renew interval
+                self._publish_deadline()
                 for comp in self.components:
                     now = self.clock()
                     if now >= comp.next_check and now >= comp.cooldown_until:
@@ -511,7 +515,22 @@ class Elector:  # pylint: disable=too-many-instance-attributes
                     self.errors = 0
                     self.last_error = ""
                     self._changed()
+        self._publish_deadline()
         self._sync_activation()
+
+    def _publish_deadline(self):
+        """Tell ``on_deadline`` (the fence's heartbeat) a changed deadline, right after the grant or renewal that moved it
+        and before anything runs under it."""
+        with self._lock:
+            deadline = self.deadline
+            if self.on_deadline is None or deadline == self._published:
+                return
+        try:
+            self.on_deadline(deadline)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            LOG.warning("cannot publish the deadline for the fence (retrying every step): %s", exc)
+            return
+        self._published = deadline
 
     def _avoid_etcd_leader(self):
         """While holding a key, hand etcd's leadership away from this master (see etcdleader)."""

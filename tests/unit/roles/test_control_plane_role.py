@@ -54,6 +54,7 @@ CASES = ([dict(id='daemon-' + name, role='control_plane', template=DAEMON_ARGS, 
                  vars=dict(BASE, _control_plane_component=c, control_plane_election='builtin')) for c in COMPONENTS]
          + [dict(id='dropin-kube-scheduler', role='control_plane', template='component-podmaster.conf.j2',
                  vars=dict(BASE, _control_plane_component='kube-scheduler'))]
+         + [dict(id='podmaster-pod', role='control_plane', template='podmaster.yaml.j2', vars=dict(BASE, **MODES['podmaster-static-pod']))]
          + [dict(id='problems-' + name, role='control_plane', template='problems.json.j2', vars=dict(BASE, **extra))
             for name, extra in (('defaults', {}),
                                 ('static-no-leader-elect', {'control_plane_mode': 'static_pod', 'control_plane_podmaster_leader_elect': False}),
@@ -212,6 +213,16 @@ def test_podmaster_static_pod_restarts_with_its_code_configuration_and_certifica
     assert units['podmaster/pod'] == dict(units['podmaster/pod'], source='/etc/kubeha/podmaster.yaml',
                                           manifest='/etc/kubernetes/manifests/podmaster.yaml', restart='pending')
     assert '/etc/systemd/system/podmaster.service' not in files and files['/etc/kubeha/podmaster.json']['restarts'] == []
+
+
+def test_podmaster_pod_sees_the_hosts_processes_and_runs_its_fence_beside_it(rendered):
+    pod = yaml.safe_load(rendered['podmaster-pod'])
+    assert pod['spec']['hostPID'] is True and pod['spec']['hostNetwork'] is True
+    main, fence = pod['spec']['containers']
+    assert main['name'] == 'podmaster' and '--fence' not in main['command']
+    assert fence['name'] == 'fence' and fence['command'] == main['command'][:3] + ['--fence'] and fence['image'] == main['image']
+    assert fence['volumeMounts'] == main['volumeMounts'] and {'name': 'manifests', 'mountPath': '/etc/kubernetes/manifests'} in main['volumeMounts']
+    assert {v['name'] for v in pod['spec']['volumes']} == {m['name'] for m in main['volumeMounts']}
 
 
 # --- podmaster.pyz and its health check --------------------------------------------------------------

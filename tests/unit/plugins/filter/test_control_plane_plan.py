@@ -82,10 +82,18 @@ def test_podmaster_configuration():
     assert plan(host='m9')['podmaster_config']['local_endpoint'] == ''
     assert plan(podmaster_etcd_endpoints=['https://e:2379'])['podmaster_config']['local_endpoint'] == ''
     assert config['components'][0]['lease']['client_cert'] == '/srv/kubernetes/scheduler.crt'
+    # podmaster a host service copying manifests: no fence removes a dead one's copies, so no Lease is released
     static = plan(mode='static_pod')['podmaster_config']
     assert static['apiserver'] == {} and static['components'][1] == {
         'name': 'kube-controller-manager', 'key': '/kubeha/podmaster/kube-controller-manager', 'mode': 'static_pod',
-        'source': '/srv/kubernetes/kube-controller-manager.yaml', 'dest': '/etc/kubernetes/manifests/kube-controller-manager.yaml'}
+        'source': '/srv/kubernetes/kube-controller-manager.yaml', 'dest': '/etc/kubernetes/manifests/kube-controller-manager.yaml',
+        'program': 'kube-controller-manager'}
+    # podmaster a static pod: its fence container stops a dead holder's copies, so the Lease is released as in host mode
+    fenced = plan(mode='static_pod', podmaster_mode='static_pod')['podmaster_config']
+    assert fenced['apiserver'] == {'url': 'https://127.0.0.1:6443', 'ca_cert': '/srv/kubernetes/ca.crt'}
+    assert fenced['components'][1]['lease'] == {'namespace': 'kube-system', 'name': 'kube-controller-manager',
+                                                'client_cert': '/srv/kubernetes/controller-manager.crt',
+                                                'client_key': '/srv/kubernetes/controller-manager.key'}
     assert 'lease' not in plan(podmaster_release_leases=False)['podmaster_config']['components'][0]
 
 

@@ -181,3 +181,90 @@ esac""")
     act = HostActivator("kube-scheduler.service", systemctl=path, stop_timeout=0.3, call_timeout=0.4)
     with pytest.raises(ActivationError, match=r"kube-scheduler.service is still deactivating 0.3s after SIGKILL"):
         act.deactivate()
+
+
+class FakeProc:
+    """A /proc with processes that a fake kubelet stops after some clock time, and a recorded kill."""
+
+    def __init__(self, root, clock):
+        self.root = root
+        self.clock = clock
+        self.stop_at = {}  # pid -> clock time at which the "kubelet" stops it (None: never)
+        self.killed = []
+        root.mkdir()
+
+    def spawn(self, pid, argv0, stop_at=None, state="S"):
+        (self.root / str(pid)).mkdir()
+        (self.root / str(pid) / "cmdline").write_bytes(argv0.encode() + b"\0--flag=x\0")
+        (self.root / str(pid) / "stat").write_text("%d (%s) %s 1 2 3\n" % (pid, os.path.basename(argv0)[:15], state))
+        self.stop_at[pid] = stop_at
+
+    def gone(self, pid):
+        for name in ("cmdline", "stat"):
+            (self.root / str(pid) / name).unlink()
+        (self.root / str(pid)).rmdir()
+        del self.stop_at[pid]
+
+    def sleep(self, seconds):
+        self.clock[0] += seconds
+        for pid, when in list(self.stop_at.items()):
+            if when is not None and self.clock[0] >= when - 1e-9:
+                self.gone(pid)
+
+    def kill(self, pid, sig):
+        self.killed.append((pid, sig))
+        if pid in self.stop_at:
+            self.gone(pid)
+
+
+@pytest.fixture
+def proc(tmp_path):
+    clock = [100.0]
+    fake = FakeProc(tmp_path / "proc", clock)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "kube-scheduler.yaml").write_text("kind: Pod\n")
+    act = StaticPodActivator(str(src / "kube-scheduler.yaml"), str(tmp_path / "kube-scheduler.yaml"), program="kube-scheduler",
+                             stop_timeout=0.5, proc=str(fake.root), clock=lambda: clock[0], sleep=fake.sleep, kill=fake.kill)
+    return act, fake
+
+
+def test_static_pod_stop_waits_for_the_kubelet_to_stop_the_process(proc):
+    act, fake = proc
+    act.activate()
+    fake.spawn(40, "/usr/local/bin/kube-scheduler", stop_at=100.3)
+    fake.spawn(41, "kube-controller-manager")  # another component: not ours to wait for
+    fake.spawn(42, "kube-scheduler", state="Z")  # a zombie is gone already
+    assert act.pids() == [40]
+    assert act.is_active()
+    assert act.deactivate() == "removed %s; kube-scheduler (pid 40) stopped by the kubelet in 0.30s" % act.dest
+    assert fake.killed == [] and not act.is_active()
+    assert act.deactivate() is None
+
+
+def test_static_pod_process_the_kubelet_keeps_is_killed_then_checked(proc):
+    act, fake = proc
+    fake.spawn(40, "kube-scheduler")  # running without a manifest: a standby stops it too
+    assert act.is_active()
+    assert act.deactivate() == "kube-scheduler (pid 40) killed: the kubelet had not stopped it within 0.5s"
+    assert fake.killed == [(40, 9)]
+
+
+def test_static_pod_process_that_survives_sigkill_is_an_error(proc):
+    act, fake = proc
+    act.activate()
+    fake.spawn(40, "kube-scheduler")
+    fake.kill = lambda pid, sig: fake.killed.append((pid, sig))  # a process in D state
+    act.kill = fake.kill
+    with pytest.raises(ActivationError, match=r"kube-scheduler \(pid 40\) still runs 0.25s after SIGKILL \(its manifest "
+                       r".*kube-scheduler.yaml is removed\)"):
+        act.deactivate()
+    assert not os.path.exists(act.dest)
+
+
+def test_static_pod_without_program_does_not_look_at_processes(dirs):
+    act = dirs[0]
+    act.proc = "/nonexistent"
+    assert act.pids() == [] and not act.is_active()
+    act.activate()
+    assert act.deactivate() == "removed %s" % act.dest

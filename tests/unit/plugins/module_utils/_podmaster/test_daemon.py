@@ -24,7 +24,7 @@ def write(tmp_path, **conf):
 
 
 def test_defaults(tmp_path):
-    client, identity, comps, settings, status, local, releaser = load_config(write(tmp_path))
+    client, identity, comps, settings, status, local, releaser, heartbeat = load_config(write(tmp_path))
     assert releaser is None
     assert local == ""
     assert identity == os.uname().nodename
@@ -33,6 +33,20 @@ def test_defaults(tmp_path):
                                   "max_backoff": 1.0, "watchdog": 0.0, "stop_timeout": 0.5}
     assert client.timeout == 0.75
     assert status == "/run/kubeha/podmaster.json"
+    assert heartbeat == "/run/kubeha/podmaster-deadline.json"
+
+
+def test_program_needs_the_hosts_pid_namespace(tmp_path, monkeypatch):
+    lease = {"namespace": "kube-system", "name": "kube-scheduler", "client_cert": "/s.crt", "client_key": "/s.key"}
+    conf = {"components": [{"name": "kube-scheduler", "source": "/a", "dest": "/b", "program": "kube-scheduler", "lease": lease}],
+            "apiserver": {"url": "https://127.0.0.1:6443"}}
+    comps = load_config(write(tmp_path, **conf))[2]
+    assert comps[0].activator.program == "kube-scheduler" and comps[0].activator.stop_timeout == 0.5
+    assert comps[0].lease == lease  # behind the fence, a static pod's Lease is released as a unit's is
+    monkeypatch.setattr(os, "getpid", lambda: 1)
+    with pytest.raises(ConfigError, match=r"components\[0\] \(kube-scheduler\): program kube-scheduler is set, but this "
+                       r"podmaster is PID 1 .* run its pod with hostPID: true"):
+        load_config(write(tmp_path, **conf))
 
 
 @pytest.mark.parametrize("conf, message", [

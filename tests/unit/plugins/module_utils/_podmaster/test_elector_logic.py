@@ -325,3 +325,34 @@ def test_settings_refuse_a_watchdog_fence_slower_than_the_margin():
     with pytest.raises(ValueError, match=r"watchdog \(2s\) \+ stop_timeout \(0.5s\) must be below margin \(2s\)"):
         Settings(ttl=4, renew_interval=1, margin=2, timeout=0.75, watchdog=2, stop_timeout=0.5)
     assert Settings(ttl=4, renew_interval=1, margin=2, timeout=0.75, watchdog=1, stop_timeout=0.5).watchdog == 1
+
+
+def test_deadline_is_published_for_the_fence_before_anything_runs_under_it(world):
+    elector, _etcd, act, clock, events = world
+    elector.on_deadline = lambda deadline: events.append("deadline %s" % deadline)
+    elector.step()
+    # granted at 100 with TTL 6 and margin 2: the fence may act from 104 on; published at once, before the key reads
+    # (which may be slow) and before anything is activated under it
+    assert events == ["etcd:lease_grant", "deadline 104.0", "etcd:get_one", "etcd:put_if", "activate"]
+    del events[:]
+    clock.now += 2.0
+    elector.step()
+    assert events == ["etcd:lease_keepalive", "deadline 106.0", "etcd:get_one"]
+    del events[:]
+    elector.step()  # nothing moved: nothing written
+    assert "deadline" not in " ".join(events)
+    assert act.on
+
+
+def test_a_deadline_that_cannot_be_published_is_tried_again(world):
+    elector, _etcd, _act, _clock, events = world
+    attempts = []
+
+    def publish(deadline):
+        attempts.append(deadline)
+        if len(attempts) == 1:
+            raise OSError("No space left on device")
+    elector.on_deadline = publish
+    elector.step()
+    elector.step()
+    assert attempts == [104.0, 104.0]
