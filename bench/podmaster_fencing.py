@@ -2,14 +2,17 @@
 
     python3 bench/podmaster_fencing.py [--trials 10]
 
-Needs the demo cluster, converged (`scripts/demo.sh up`) with control_plane_election: podmaster in
-host mode (the default). On every master a sampler reads /proc every 20 ms and reports when a
+Needs the demo cluster, converged (`scripts/demo.sh up`) with control_plane_election: podmaster, in
+host mode (the default) or in static-pod mode (podmaster a static pod). On every master a sampler reads /proc every 20 ms and reports when a
 kube-scheduler or kube-controller-manager process appears or goes (a process counts until it is
 gone, shutdown included). Each trial waits until every podmaster agrees on the holder of each component, waits a
 random part of the renew interval (a freeze strikes at any point of the renewal cycle), then
 SIGSTOPs the kube-scheduler holder's podmaster (`systemctl kill --kill-whom=main -s SIGSTOP podmaster`). The
 frozen process cannot stop anything itself: the fence is systemd's watchdog (it kills podmaster;
 the components bound to it stop) before the lease can expire on etcd and a peer starts its copies.
+In static-pod mode the elector process is frozen (`pkill -STOP`), and the fence is the podmaster pod's
+fence container, which removes the copies and waits for (or kills) their processes at the frozen
+elector's deadline; nothing kills the frozen elector, so the next copy is always another master's.
 
 Prints, per trial: when the frozen holder's kube-scheduler was gone and when the next copy started
 anywhere (seconds after the freeze; the frozen master itself may win again once systemd restarted
@@ -150,11 +153,25 @@ def overlaps(samplers, start, end):
     return found
 
 
+# podmaster's elector in its static pod (not its fence, which runs with --fence)
+ELECTOR = 'podmaster[.]pyz --config=[^ ]+ --identity='
+
+
+def signal_podmaster(node, signame, check=True):
+    """SIGSTOP or SIGCONT the podmaster elector on ``node``: its systemd unit's main process, or its static pod's."""
+    static = subprocess.run(['podman', 'exec', node, 'test', '-e', '/etc/kubernetes/manifests/podmaster.yaml'],
+                            capture_output=True, check=False, timeout=60).returncode == 0
+    if static:
+        podman_exec(node, 'pkill', '-' + signame[3:], '-f', ELECTOR, check=check)
+    else:
+        podman_exec(node, 'systemctl', 'kill', '--kill-whom=main', '-s', signame, 'podmaster.service', check=check)
+
+
 def trial(samplers):
     holder, settings = settled_holder()
     time.sleep(random.uniform(0, settings['renew_interval']))  # nosec B311
     frozen = time.time()
-    podman_exec(holder, 'systemctl', 'kill', '--kill-whom=main', '-s', 'SIGSTOP', 'podmaster.service')
+    signal_podmaster(holder, 'SIGSTOP')
     by_node = {s.node: s for s in samplers}
     gone = started = None
     deadline = frozen + 60
@@ -172,7 +189,7 @@ def trial(samplers):
     time.sleep(1)
     end = time.time()
     # whatever the watchdog did, the holder's podmaster must not stay frozen for the next trial
-    podman_exec(holder, 'systemctl', 'kill', '--kill-whom=main', '-s', 'SIGCONT', 'podmaster.service', check=False)
+    signal_podmaster(holder, 'SIGCONT', check=False)
     return holder, frozen, gone, started, overlaps(samplers, frozen - 1, end)
 
 
