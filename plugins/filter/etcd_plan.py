@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The etcd_plan filter: everything the etcd role computes from its variables.
 
-Also the etcd_seen and etcd_data_hosts filters (documented in etcd_seen.yml and etcd_data_hosts.yml next
+Also the etcd_seen, etcd_data_hosts, etcd_removed_hosts and etcd_learner_hosts filters (documented in their .yml files next
 to this file): what the role's one read of a member found, and which members hold data.
 """
 
@@ -329,9 +329,12 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
 
     # the daemon calls of tasks/main.yml
     staged_manifest = s.text("config_dir") + "/etcd.yaml"
-    # process: a restart waits for the kubelet to replace the pod before the member's health counts (the old one answers it)
+    health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
+    # process: a restart waits for the kubelet to replace the pod before the member's health counts (the old one answers
+    # it); health: recorded, so that a re-run's fast path sees a member that stopped serving (removed, crash-looping),
+    # awaited as long as the role's other health waits (the kubelet starts the pod, a joining member catches up)
     pod_unit = {"name": "etcd", "kind": "static_pod", "source": staged_manifest, "manifest": s.text("manifest_dir") + "/etcd.yaml",
-                "process": "etcd"}
+                "process": "etcd", "health": health, "health_timeout": to_int(s["health_timeout"])}
     bootstrap_item = {"path": BOOTSTRAP_FILE, "template": "etcd-bootstrap.env.j2", "mode": "0600"}
     manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600", "digest_of": inputs}
     if has_data:
@@ -340,7 +343,6 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         # after a bootstrap): a member with data keeps the ones it was started with, as kubeadm's manifests do.
         # etcd refuses to bootstrap again a member the cluster knows ("has already been bootstrapped").
         manifest_item["keep_lines"] = KEEP_BOOTSTRAP_LINES
-    health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
     refuse = [mode_refusal("etcd", mode, "etcd_mode", pod_unit["manifest"] if mode == "host" else UNIT_FILE)]
     if mode == "host":
         files = artifact_files + [{"path": UNIT_FILE, "template": "etcd.service.j2", "mode": "0644", "validate": unit_validate,
@@ -372,8 +374,48 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
     )
 
 
+def etcd_removed_hosts(info, data_hosts, hostvars):
+    """The members with data that the running cluster's member list no longer has (removed while their data stayed).
+
+    Only when the list was read from a cluster with a healthy majority of its members: a list read from a
+    cluster without quorum (or not read) proves nothing, and nothing is returned.
+    """
+    members = list(get(info, "members") or []) if info is not None else []
+    if not members or int(get(info, "healthy_count") or 0) <= len(members) // 2:
+        return []
+    names = set(str(get(m, "name") or "") for m in members)
+    peers = set(str(u) for m in members for u in (get(m, "peer_urls") or []))
+    out = []
+    for host in data_hosts or []:
+        hv = get(hostvars, host)
+        member = get(hv, "_etcd_member") if hv is not None else None
+        if member is None:
+            continue
+        if str(get(member, "name")) not in names and str(get(member, "peer_url")) not in peers:
+            out.append(host)
+    return out
+
+
+def etcd_learner_hosts(info, hosts, hostvars):
+    """The inventory's members that the running cluster lists as learners (joined, not promoted yet: an interrupted run)."""
+    members = list(get(info, "members") or []) if info is not None else []
+    learners = set()
+    for m in members:
+        if get(m, "is_learner"):
+            learners.add(str(get(m, "name") or ""))
+            learners.update(str(u) for u in (get(m, "peer_urls") or []))
+    out = []
+    for host in hosts or []:
+        hv = get(hostvars, host)
+        member = get(hv, "_etcd_member") if hv is not None else None
+        if member is not None and (str(get(member, "name")) in learners or str(get(member, "peer_url")) in learners):
+            out.append(host)
+    return out
+
+
 class FilterModule:
     """The etcd role's plan."""
 
     def filters(self):
-        return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts}
+        return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts,
+                "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts}

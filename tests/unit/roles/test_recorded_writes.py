@@ -34,6 +34,13 @@ ALLOWED = {
     ('control_plane', "Read this master's podmaster status (only when the daemon call's health check did not print it in this run)"):
         'a read',
     ('etcd', "Look at the member's certificates, data and etcd binary (one read, nothing changes)"): 'a read',
+    # a repair of a member removed from the cluster: the fast path sees it (the member's recorded health check fails),
+    # and the run that follows joins it again, which records the member as a new one
+    ('etcd', "Stop the removed member's etcd - {{ etcd_name }}"): 'a repair; the join that follows is recorded',
+    ('etcd', "Take the removed member's manifest away, so that the kubelet stops its etcd - {{ etcd_name }}"):
+        'a repair; the join that follows writes the manifest again, recorded',
+    ('etcd', 'Wait until no etcd process is left on the member (bounded)'): 'a read',
+    ('etcd', "Set the removed member's data aside (kept) - {{ etcd_name }}"): 'a repair: the data is kept, not configuration',
     ('secrets', "Ensure the cluster's CAs, certificates, keys and auth files on the controller"): 'controller only',
     ('secrets', "Install this host's certificates and keys (content, modes and owners from its bundle)"):
         "recorded: site.yml records the bundle's files (bundle_files) and the stale keys as absent",

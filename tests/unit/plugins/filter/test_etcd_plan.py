@@ -14,7 +14,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import FilterModule, etcd_data_hosts, etcd_plan, etcd_seen
+from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import (
+    FilterModule, etcd_data_hosts, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
@@ -45,7 +46,7 @@ def by_path(files):
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts'}
+    assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts'}
 
 
 def test_urls_paths_and_cluster():
@@ -182,8 +183,10 @@ def test_daemon_files_and_units_per_mode():
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
         ('/etc/etcd/etcd.yaml', None, '0600')]
     assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
+    # the same health check as the unit's: recorded, so a re-run's fast path sees a member that stopped serving
     assert pod['units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
-                             'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd'}]
+                             'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd',
+                             'health': host['units'][0]['health'], 'health_timeout': 120}]
     assert pod['record_files'] == [], "no manifest change after a bootstrap: the kubelet would not replace the pod"
     assert 'keep_lines' not in pod['files'][3], "a cluster that bootstraps writes its bootstrap flags"
     kept = plan(mode='static_pod', data_hosts=['e1', 'e2', 'e3'])['files'][3]['keep_lines']
@@ -228,3 +231,37 @@ def test_data_hosts_from_each_members_read():
         'e5': {'_etcd_member': {'data_dir': '/d'}, '_etcd_read': {'stdout': '/d/member\tregular file\t0644\tetcd'}},
     }
     assert etcd_data_hosts(['e1', 'e2', 'e3', 'e4', 'e5', 'e6'], hostvars) == ['e1']
+
+
+def removed_world():
+    hostvars = {h: {'_etcd_member': {'name': h, 'peer_url': 'https://10.0.0.%d:2380' % i}} for i, h in enumerate(['m1', 'm2', 'm3'], 1)}
+    members = [{'name': 'm1', 'peer_urls': ['https://10.0.0.1:2380']}, {'name': 'm2', 'peer_urls': ['https://10.0.0.2:2380']}]
+    return hostvars, members
+
+
+def test_removed_hosts_hold_data_but_are_not_in_the_member_list():
+    hostvars, members = removed_world()
+    assert etcd_removed_hosts({'members': members, 'healthy_count': 2}, ['m1', 'm2', 'm3'], hostvars) == ['m3']
+    # without data it is a plain join, not a removal
+    assert etcd_removed_hosts({'members': members, 'healthy_count': 2}, ['m1', 'm2'], hostvars) == []
+    # added back but not started yet: no name, its peer URL is listed
+    added = members + [{'name': '', 'peer_urls': ['https://10.0.0.3:2380']}]
+    assert etcd_removed_hosts({'members': added, 'healthy_count': 2}, ['m1', 'm2', 'm3'], hostvars) == []
+
+
+def test_removed_hosts_need_a_member_list_read_from_a_healthy_majority():
+    hostvars, members = removed_world()
+    assert etcd_removed_hosts({'members': members, 'healthy_count': 1}, ['m1', 'm2', 'm3'], hostvars) == []
+    assert etcd_removed_hosts({'members': [], 'healthy_count': 0}, ['m3'], hostvars) == []
+    assert etcd_removed_hosts({'failed': True, 'msg': 'no endpoint answered'}, ['m3'], hostvars) == []
+
+
+def test_learner_hosts_are_the_inventorys_members_left_unpromoted():
+    hostvars, members = removed_world()
+    learner = members + [{'name': 'm3', 'peer_urls': ['https://10.0.0.3:2380'], 'is_learner': True}]
+    assert etcd_learner_hosts({'members': learner, 'healthy_count': 3}, ['m1', 'm2', 'm3'], hostvars) == ['m3']
+    # added as a learner but not started: no name yet, found by its peer URL
+    unnamed = members + [{'name': '', 'peer_urls': ['https://10.0.0.3:2380'], 'is_learner': True}]
+    assert etcd_learner_hosts({'members': unnamed}, ['m1', 'm2', 'm3'], hostvars) == ['m3']
+    assert etcd_learner_hosts({'members': members}, ['m1', 'm2', 'm3'], hostvars) == []
+    assert etcd_learner_hosts({'skipped': True}, ['m1'], hostvars) == []
