@@ -140,6 +140,9 @@ def _flags(s, secrets, config_dir, etcd_urls, version):
         'etcd-servers': ','.join(str(url) for url in etcd_urls),
         'kubelet-client-certificate': secrets + '/apiserver-kubelet-client.crt',
         'kubelet-client-key': secrets + '/apiserver-kubelet-client.key',
+        # reach kubelets (exec, logs) at the address they registered, as kubeadm does: a node's host name need not
+        # resolve where the apiserver runs (the default order tries it first)
+        'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname',
         'profiling': 'false',
         'secure-port': s['secure_port'],
         'service-account-issuer': s['service_account_issuer'],
