@@ -374,6 +374,19 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
     )
 
 
+def _hosts_listed(hosts, hostvars, listed):
+    """(host, listed?) for each of ``hosts`` with a ``_etcd_member`` fact: its name or peer URL is in ``listed``."""
+    for host in hosts or []:
+        hv = get(hostvars, host)
+        member = get(hv, "_etcd_member") if hv is not None else None
+        if member is not None:
+            yield host, str(get(member, "name")) in listed or str(get(member, "peer_url")) in listed
+
+
+def _names_and_peers(members):
+    return set(str(get(m, "name") or "") for m in members) | set(str(u) for m in members for u in (get(m, "peer_urls") or []))
+
+
 def etcd_removed_hosts(info, data_hosts, hostvars):
     """The members with data that the running cluster's member list no longer has (removed while their data stayed).
 
@@ -383,34 +396,14 @@ def etcd_removed_hosts(info, data_hosts, hostvars):
     members = list(get(info, "members") or []) if info is not None else []
     if not members or int(get(info, "healthy_count") or 0) <= len(members) // 2:
         return []
-    names = set(str(get(m, "name") or "") for m in members)
-    peers = set(str(u) for m in members for u in (get(m, "peer_urls") or []))
-    out = []
-    for host in data_hosts or []:
-        hv = get(hostvars, host)
-        member = get(hv, "_etcd_member") if hv is not None else None
-        if member is None:
-            continue
-        if str(get(member, "name")) not in names and str(get(member, "peer_url")) not in peers:
-            out.append(host)
-    return out
+    return [host for host, listed in _hosts_listed(data_hosts, hostvars, _names_and_peers(members)) if not listed]
 
 
 def etcd_learner_hosts(info, hosts, hostvars):
     """The inventory's members that the running cluster lists as learners (joined, not promoted yet: an interrupted run)."""
     members = list(get(info, "members") or []) if info is not None else []
-    learners = set()
-    for m in members:
-        if get(m, "is_learner"):
-            learners.add(str(get(m, "name") or ""))
-            learners.update(str(u) for u in (get(m, "peer_urls") or []))
-    out = []
-    for host in hosts or []:
-        hv = get(hostvars, host)
-        member = get(hv, "_etcd_member") if hv is not None else None
-        if member is not None and (str(get(member, "name")) in learners or str(get(member, "peer_url")) in learners):
-            out.append(host)
-    return out
+    learners = _names_and_peers([m for m in members if get(m, "is_learner")])
+    return [host for host, listed in _hosts_listed(hosts, hostvars, learners) if listed]
 
 
 class FilterModule:
