@@ -69,6 +69,10 @@ options:
     description: The cluster is bootstrapped in this run - the bootstrap settings become the settled ones (state existing).
     type: bool
     default: false
+  pyz_build:
+    description: The output of the role's etcd-snapshot.pyz build (C(built <path> <sha256>)); empty before the build.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -133,9 +137,14 @@ _value:
     staged_manifest: {description: Where the static pod manifest is staged., type: str}
     discovery_url: {description: The v2 discovery URL (empty without one)., type: str}
     health: {description: "etcd's /health through its client URL with its certificate: the unit's health check.", type: dict}
+    snapshot_status_key: {description: The etcd key where scheduled and on-demand snapshots record their outcome., type: str}
+    snapshot_members: {description: "The members that may take a snapshot (name, client_url), in inventory order.", type: list, elements: dict}
+    snapshot_max_age: {description: Seconds after which the newest snapshot is overdue (twice the interval)., type: int}
+    snapshot_pyz_local: {description: The etcd-snapshot.pyz built on the controller for this run (empty without one)., type: str}
 """
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -157,6 +166,11 @@ KEEP_BOOTSTRAP_LINES = r'^\s+- "--(initial-cluster|initial-cluster-state|initial
 UNIT_FILE = "/etc/systemd/system/etcd.service"
 # the daemon module's restart records for etcd, apart from other roles' (the handler restarts etcd and nothing else)
 STATE_DIR = "/var/lib/kubeha/daemons/etcd"
+# the scheduled snapshot (plugins/module_utils/_etcd/snapshot.py): a timer on every member, its record in etcd
+SNAPSHOT_TIMER_UNIT = "kubeha-etcd-snapshot.timer"
+SNAPSHOT_TIMER = "/etc/systemd/system/" + SNAPSHOT_TIMER_UNIT
+SNAPSHOT_SERVICE = "/etc/systemd/system/kubeha-etcd-snapshot.service"
+SNAPSHOT_STATUS_KEY = "/kubeha/etcd-snapshots/status"
 TLS = (("ca_cert", False), ("peer_cert", False), ("peer_key", True), ("server_cert", False), ("server_key", True))
 
 
@@ -268,8 +282,40 @@ def _flags(s, peer_url, client_url, local_client_url, data_path):
     return flags
 
 
+def _snapshot_members(members):
+    """The members that may take a snapshot, in inventory order (the first healthy one does)."""
+    return [{"name": str(get(m, "name")), "client_url": str(get(m, "client_url"))} for m in members]
+
+
+def _snapshot_files(s, name, members, seen, pyz_build, check_mode):
+    """The scheduled snapshot's files and timer (every member; the first healthy one takes it), or their removal."""
+    if not boolean(s["snapshot_enabled"], strict=False):
+        if SNAPSHOT_TIMER not in seen:
+            return [], []
+        return ([{"path": p, "state": "absent"} for p in (SNAPSHOT_TIMER, SNAPSHOT_SERVICE, s.text("config_dir") + "/snapshot.json",
+                                                          s.text("install_dir") + "/etcd-snapshot.pyz")],
+                [{"name": SNAPSHOT_TIMER_UNIT, "state": "stopped", "enabled": False}])
+    built = str(pyz_build or "").split()
+    pyz_local, pyz_sha256 = (built[1], built[-1]) if len(built) >= 3 else ("", "")
+    config = {"members": _snapshot_members(members), "name": name, "ca_cert": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"],
+              "directory": s.text("snapshot_dir"), "keep": to_int(s["snapshot_keep"]), "status_key": SNAPSHOT_STATUS_KEY,
+              "timeout": 5.0}
+    hours = to_int(s["snapshot_interval_hours"])
+    files = [{"path": s.text("install_dir"), "state": "directory", "mode": "0755"},
+             {"path": s.text("install_dir") + "/etcd-snapshot.pyz", "src": pyz_local, "src_sha256": pyz_sha256, "mode": "0644"},
+             {"path": s.text("config_dir") + "/snapshot.json", "content": json.dumps(config, indent=2, sort_keys=True) + "\n",
+              "mode": "0600"},
+             {"path": SNAPSHOT_SERVICE, "template": "kubeha-etcd-snapshot.service.j2", "mode": "0644",
+              "validate": "" if check_mode else "systemd:kubeha-etcd-snapshot.service"},
+             {"path": SNAPSHOT_TIMER, "template": "kubeha-etcd-snapshot.timer.j2", "mode": "0644",
+              "template_vars": {"_etcd_snapshot_calendar": "*-*-* 00/%d:00:00" % hours if hours < 24 else "*-*-* 00:00:00"},
+              "validate": "" if check_mode else "systemd:kubeha-etcd-snapshot.timer", "restarts": [SNAPSHOT_TIMER_UNIT]}]
+    units = [{"name": SNAPSHOT_TIMER_UNIT, "enabled": True, "restart": "now"}]
+    return files, units
+
+
 def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=None, discovery=None, architecture="x86_64",
-              check_mode=False, bootstrapped=False):
+              check_mode=False, bootstrapped=False, pyz_build=""):
     """The etcd role's plan for one member: see DOCUMENTATION."""
     s = RoleSettings(settings, PREFIX, "etcd_plan", exclude=OTHER_ROLE)
     hosts = list(hosts or [])
@@ -293,7 +339,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
 
     # the one read of the member before anything changes (tasks/main.yml)
     discovery_ca = [s["discovery_ca_cert"]] if (bootstrap == "discovery" and s.text("discovery_ca_cert")) else []
-    read_paths = tls_paths + [data_path + "/member"] + ([binary] if mode == "host" else []) + discovery_ca
+    read_paths = tls_paths + [data_path + "/member"] + ([binary] if mode == "host" else []) + discovery_ca + [SNAPSHOT_TIMER]
     binary_present = mode != "host" or binary in seen
 
     # files etcd reads that other tasks keep (the certificates; from a release URL, the binary): a change restarts it
@@ -356,6 +402,9 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
                  manifest_item]
         units = [pod_unit]
         record_files = []
+    snapshot_files, snapshot_units = _snapshot_files(s, s.text("name"), members, seen, pyz_build, check_mode)
+    files += snapshot_files
+    units += snapshot_units
 
     return dict(
         size=len(hosts), restart_batch=max(1, len(hosts) // 2),
@@ -371,6 +420,8 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         discovery_url=discovery.get("discovery_url", ""), bootstrap_flags=bootstrap_flags,
         flags=_flags(s, peer_url, client_url, local_client_url, data_path),
         files=files, units=units, record_files=record_files, health=health, refuse=refuse,
+        snapshot_status_key=SNAPSHOT_STATUS_KEY, snapshot_members=_snapshot_members(members), snapshot_max_age=2 * 3600 * to_int(s["snapshot_interval_hours"]),
+        snapshot_pyz_local=str(pyz_build or "").split()[1] if len(str(pyz_build or "").split()) >= 3 else "",
     )
 
 

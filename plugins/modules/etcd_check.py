@@ -57,6 +57,16 @@ options:
         probe and then removed.
       - Defaults to C(/kubeha/probe/<host name of the target>).
     type: str
+  snapshot_status_key:
+    description:
+      - The key where M(kubeha.cluster.etcd_snapshot) records snapshots. When set, the newest snapshot and the last
+        attempt are read from it and returned in RV(snapshot); a failed last attempt, or a newest snapshot older than
+        O(snapshot_max_age), is a warning (not a failure), with what to look at.
+    type: str
+  snapshot_max_age:
+    description: Seconds after which the newest snapshot is overdue (the etcd role passes twice its interval).
+    type: float
+    default: 43200
 seealso:
   - module: kubeha.cluster.etcd_cluster_info
   - module: kubeha.cluster.etcd_member
@@ -186,6 +196,24 @@ problems:
   returned: when the member list differs
   type: list
   elements: str
+snapshot:
+  description: What O(snapshot_status_key) records.
+  returned: with O(snapshot_status_key)
+  type: dict
+  contains:
+    newest:
+      description: The newest snapshot (C(time), C(member), C(path), C(file_size), C(revision), C(total_key), C(hash), C(sha256)); null before the first.
+      type: dict
+    last:
+      description: The last attempt (C(time), C(member), C(result) C(ok) or C(failed), C(error)).
+      type: dict
+    age_seconds:
+      description: Age of the newest snapshot.
+      type: int
+    problems:
+      description: A failed last attempt, an overdue newest snapshot (also module warnings).
+      type: list
+      elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -199,6 +227,8 @@ def main():
             expected_members=dict(type="list", elements="str"),
             wait_timeout=dict(type="float", default=60.0),
             probe_key=dict(type="str", no_log=False),
+            snapshot_status_key=dict(type="str", no_log=False),
+            snapshot_max_age=dict(type="float", default=43200.0),
         ),
         supports_check_mode=True,
     )

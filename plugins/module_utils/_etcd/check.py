@@ -24,6 +24,7 @@ import uuid
 from .client import EtcdConfigError, EtcdError, norm_url, parse_endpoint
 from .common import client_from_params
 from .health import ADVICE_DOWN, describe, poll_cluster
+from .snapshot import verdict as snapshot_verdict
 
 PROBE_PREFIX = "/kubeha/probe/"  # default probe key: this prefix and the host name
 PROBE_TTL = 60  # seconds: the probe key outlives a run that dies between the write and the revoke by this much
@@ -252,4 +253,10 @@ def run_check(params, check_mode=False, clock=time.monotonic, sleep=time.sleep):
         raise
     result = _cluster_result(info)
     result.update(changed=False, probe=probe, summary=summary(info, probe, expected), warnings=warnings)
+    if params.get("snapshot_status_key"):
+        recorded = client.get_one(params["snapshot_status_key"])
+        snap, snap_problems = snapshot_verdict(recorded.value if recorded is not None else None, time.time(),
+                                               float(params.get("snapshot_max_age") or 43200))
+        result["snapshot"] = dict(snap, problems=snap_problems)
+        warnings.extend(snap_problems)
     return result

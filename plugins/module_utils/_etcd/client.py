@@ -214,10 +214,8 @@ class HttpTransport:
             self._context = ctx
         return self._context
 
-    def request(self, url, method="GET", body=None, headers=None, timeout=None, endpoint=None):
-        """Send one request; return ``(status, body bytes)`` for 2xx, raise :class:`EtcdEndpointError` otherwise."""
-        endpoint = endpoint or _origin(url)
-        timeout = self.timeout if timeout is None else timeout
+    def _open(self, url, method, body, headers, timeout, endpoint):
+        """Connect, send, and wait for the answer's head; return ``(connection, response)``, the body still unread."""
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme == "https":
             conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=timeout, context=self.ssl_context())
@@ -236,16 +234,52 @@ class HttpTransport:
             except (OSError, http.client.HTTPException) as exc:
                 raise _socket_error(endpoint, exc, timeout, sent=False) from None
             try:
-                resp = conn.getresponse()
-                data = resp.read()
+                return conn, conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
-                # waiting for or reading the answer failed: etcd may have acted
+                # waiting for the answer failed: etcd may have acted
                 raise _socket_error(endpoint, exc, timeout, sent=True) from None
+        except BaseException:
+            conn.close()
+            raise
+
+    def request(self, url, method="GET", body=None, headers=None, timeout=None, endpoint=None):
+        """Send one request; return ``(status, body bytes)`` for 2xx, raise :class:`EtcdEndpointError` otherwise."""
+        endpoint = endpoint or _origin(url)
+        timeout = self.timeout if timeout is None else timeout
+        conn, resp = self._open(url, method, body, headers, timeout, endpoint)
+        try:
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise _socket_error(endpoint, exc, timeout, sent=True) from None
         finally:
             conn.close()
         if not 200 <= resp.status < 300:
             raise _http_error(endpoint, resp.status, resp.reason, data)
         return resp.status, data
+
+    def lines(self, url, body=None, headers=None, timeout=None, endpoint=None):
+        """POST and yield the answer's lines as they arrive (a gateway stream: one JSON message per line).
+
+        ``timeout`` bounds each read, not the whole stream. A non-2xx answer raises :class:`EtcdEndpointError` before
+        the first line; a connection that fails raises it with ``sent=True``. A stream cut in the middle of a message
+        ends with that message's part, which does not parse as JSON: the caller sees it.
+        """
+        endpoint = endpoint or _origin(url)
+        timeout = self.timeout if timeout is None else timeout
+        conn, resp = self._open(url, "POST", body, headers, timeout, endpoint)
+        try:
+            if not 200 <= resp.status < 300:
+                raise _http_error(endpoint, resp.status, resp.reason, resp.read())
+            while True:
+                try:
+                    line = resp.readline()
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _socket_error(endpoint, exc, timeout, sent=True) from None
+                if not line:
+                    return
+                yield line
+        finally:
+            conn.close()
 
 
 def _refused_before_proposal(exc):

@@ -17,6 +17,7 @@ import sys
 import kubernetes_validate
 import pytest
 import yaml
+from ansible_collections.kubeha.cluster.plugins.plugin_utils import _zipapp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -29,7 +30,6 @@ from rendering import render, systemd_execstart_args  # noqa: E402  pylint: disa
 from versions import KUBERNETES_DEFAULT  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from pflag import load_flag_table, parse_args  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import podmaster_health  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import podmaster_zipapp  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 VERSION = KUBERNETES_DEFAULT
 COMPONENTS = ['kube-scheduler', 'kube-controller-manager']
@@ -229,9 +229,9 @@ def test_podmaster_pod_sees_the_hosts_processes_and_runs_its_fence_beside_it(ren
 def test_podmaster_zipapp_is_reproducible_and_checks_inline_configuration(tmp_path):
     module_utils = os.path.join(ROOT, 'plugins', 'module_utils')
     first, second = str(tmp_path / 'a.pyz'), str(tmp_path / 'b.pyz')
-    assert podmaster_zipapp.build(module_utils, first) and podmaster_zipapp.build(module_utils, second)
-    assert podmaster_zipapp.sha256(first) == podmaster_zipapp.sha256(second)
-    assert not podmaster_zipapp.build(module_utils, first)
+    assert _zipapp.build(module_utils, first) and _zipapp.build(module_utils, second)
+    assert _zipapp.sha256(first) == _zipapp.sha256(second)
+    assert not _zipapp.build(module_utils, first)
     config = {'endpoints': ['http://127.0.0.1:2379'], 'components': [{'name': 'kube-scheduler', 'mode': 'host', 'unit': 'x.service'}]}
 
     def check(*args):
@@ -478,12 +478,12 @@ def test_podmaster_zipapp_builds_into_a_new_private_directory(capsys):
     module_utils = os.path.join(ROOT, 'plugins', 'module_utils')
     outputs = []
     for _run in range(2):
-        assert podmaster_zipapp.main([module_utils]) == 0
+        assert _zipapp.main([module_utils, 'podmaster']) == 0
         word, path, digest = capsys.readouterr().out.split()
         outputs.append(path)
         assert word == 'built' and os.path.basename(path) == 'podmaster.pyz'
         assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
-        assert podmaster_zipapp.sha256(path) == digest
+        assert _zipapp.sha256(path) == digest
     assert outputs[0] != outputs[1], 'a new directory each run: nothing is reused'
     for path in outputs:
         os.unlink(path)

@@ -28,6 +28,11 @@ ALLOWED = {
     ('control_plane', "Build podmaster.pyz on the controller (the daemon and the collection's etcd client in one file)"):
         'controller only (delegate_to: localhost); the pyz it builds is a daemon file',
     ('control_plane', "Remove podmaster.pyz's private build directory on the controller"): 'controller only',
+    ('etcd', "Build etcd-snapshot.pyz on the controller (the scheduled snapshot and the collection's etcd client in one file)"):
+        'controller only (delegate_to: localhost); the pyz it builds is a daemon file',
+    ('etcd', "Remove etcd-snapshot.pyz's private build directory on the controller"): 'controller only',
+    ('etcd', "Take the cluster's first snapshot (on the first healthy member)"):
+        'only while the cluster has no snapshot (etcd_check reads the record in etcd); a snapshot is data, not configuration',
     ('control_plane', "Remove podmaster's status file (podmaster stopped in this run; a stopped podmaster writes no status)"):
         'a runtime file under /run, not configuration',
     ('control_plane', "Read this master's podmaster status again (settled here; bounded by the deadline)"): 'a read',

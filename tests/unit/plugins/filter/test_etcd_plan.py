@@ -7,6 +7,7 @@ tests/unit/roles/test_etcd_role.py; here every branch of the plan is checked dir
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 
@@ -33,12 +34,15 @@ MEMBERS = [{'name': h, 'client_url': 'https://10.0.0.1%d:2379' % i, 'initial': '
 INITIAL = 'e1=https://10.0.0.11:2380,e2=https://10.0.0.12:2380,e3=https://10.0.0.13:2380'
 TLS = ['/etc/etcd/pki/ca.crt', '/etc/etcd/pki/peer.crt', '/etc/etcd/pki/peer.key', '/etc/etcd/pki/server.crt', '/etc/etcd/pki/server.key']
 BINARY = '/opt/kubeha/etcd/etcd-v3.6.16-linux-amd64/etcd'
+SNAPSHOT_TIMER = '/etc/systemd/system/kubeha-etcd-snapshot.timer'
 
 
-def plan(host='e1', data_hosts=(), seen=None, discovery=None, check_mode=False, bootstrapped=False, architecture='x86_64', **change):
+def plan(host='e1', data_hosts=(), seen=None, discovery=None, check_mode=False, bootstrapped=False, architecture='x86_64',
+         pyz_build='', **change):
     settings = dict(DEFAULTS, **{'etcd_' + k: v for k, v in change.items()})
     return etcd_plan(settings, host=host, hosts=HOSTS, members=MEMBERS, data_hosts=list(data_hosts), seen=seen or {},
-                     discovery=discovery or {}, architecture=architecture, check_mode=check_mode, bootstrapped=bootstrapped)
+                     discovery=discovery or {}, architecture=architecture, check_mode=check_mode, bootstrapped=bootstrapped,
+                     pyz_build=pyz_build)
 
 
 def by_path(files):
@@ -105,10 +109,10 @@ def test_release_from_a_url_a_directory_or_a_package():
 
 def test_the_read_and_what_it_found():
     p = plan()
-    assert p['read_paths'] == TLS + ['/var/etcd/data/member', BINARY]
-    assert plan(mode='static_pod')['read_paths'] == TLS + ['/var/etcd/data/member']
+    assert p['read_paths'] == TLS + ['/var/etcd/data/member', BINARY, SNAPSHOT_TIMER]
+    assert plan(mode='static_pod')['read_paths'] == TLS + ['/var/etcd/data/member', SNAPSHOT_TIMER]
     disc = plan(bootstrap='discovery', discovery_ca_cert='/etc/etcd/d/ca.crt')
-    assert disc['read_paths'][-1] == '/etc/etcd/d/ca.crt'
+    assert disc['read_paths'][-2:] == ['/etc/etcd/d/ca.crt', SNAPSHOT_TIMER]
     assert not p['binary_present'] and plan(seen={BINARY: {}})['binary_present'] and plan(mode='static_pod')['binary_present']
 
 
@@ -172,13 +176,13 @@ def test_flags_metrics_and_extra_args():
 
 
 def test_daemon_files_and_units_per_mode():
-    host = plan()
+    host = plan(snapshot_enabled=False)
     assert [f['path'] for f in host['files']] == ['/etc/systemd/system/etcd.service', '/etc/default/etcd-bootstrap']
     assert host['units'] == [{'name': 'etcd', 'enabled': True, 'no_block': True, 'inputs': TLS + [BINARY], 'health_timeout': 10,
                               'health': {'url': 'https://10.0.0.11:2379/health', 'ca_path': TLS[0], 'client_cert': TLS[3],
                                          'client_key': TLS[4]}}]
     assert host['record_files'] == [host['files'][1]] and 'record_units' not in host
-    pod = plan(mode='static_pod')
+    pod = plan(mode='static_pod', snapshot_enabled=False)
     assert [(f['path'], f.get('state'), f['mode']) for f in pod['files']] == [
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
         ('/etc/etcd/etcd.yaml', None, '0600')]
@@ -265,3 +269,34 @@ def test_learner_hosts_are_the_inventorys_members_left_unpromoted():
     assert etcd_learner_hosts({'members': unnamed}, ['m1', 'm2', 'm3'], hostvars) == ['m3']
     assert etcd_learner_hosts({'members': members}, ['m1', 'm2', 'm3'], hostvars) == []
     assert etcd_learner_hosts({'skipped': True}, ['m1'], hostvars) == []
+
+
+@pytest.mark.parametrize('mode', ['host', 'static_pod'])
+def test_scheduled_snapshots_on_every_member_in_both_modes(mode):
+    built = 'built /tmp/kubeha-etcd-snapshot-x/etcd-snapshot.pyz ' + 'cd' * 32
+    p = plan(mode=mode, pyz_build=built, snapshot_interval_hours=4, snapshot_keep=3, snapshot_dir='/backup/etcd')
+    files = by_path(p['files'])
+    pyz = files['/opt/kubeha/etcd/etcd-snapshot.pyz']
+    assert (pyz['src'], pyz['src_sha256'], pyz['mode']) == ('/tmp/kubeha-etcd-snapshot-x/etcd-snapshot.pyz', 'cd' * 32, '0644')
+    config = json.loads(files['/etc/etcd/snapshot.json']['content'])
+    assert files['/etc/etcd/snapshot.json']['mode'] == '0600'
+    assert config['members'] == [{'name': m['name'], 'client_url': m['client_url']} for m in MEMBERS] == p['snapshot_members']
+    assert (config['name'], config['directory'], config['keep'], config['status_key']) == ('e1', '/backup/etcd', 3, p['snapshot_status_key'])
+    assert (config['ca_cert'], config['client_cert'], config['client_key']) == (TLS[0], TLS[3], TLS[4])
+    timer = files[SNAPSHOT_TIMER]
+    assert timer['template_vars'] == {'_etcd_snapshot_calendar': '*-*-* 00/4:00:00'} and timer['restarts'] == ['kubeha-etcd-snapshot.timer']
+    assert files['/etc/systemd/system/kubeha-etcd-snapshot.service']['validate'] == 'systemd:kubeha-etcd-snapshot.service'
+    assert p['units'][-1] == {'name': 'kubeha-etcd-snapshot.timer', 'enabled': True, 'restart': 'now'}
+    assert p['snapshot_max_age'] == 8 * 3600 and p['snapshot_pyz_local'] == '/tmp/kubeha-etcd-snapshot-x/etcd-snapshot.pyz'
+    assert plan(snapshot_interval_hours=24)['files'][-1]['template_vars'] == {'_etcd_snapshot_calendar': '*-*-* 00:00:00'}
+    # etcd itself does not restart for any of them
+    assert not [f for f in p['files'] if 'snapshot' in f['path'] and 'etcd' in f.get('restarts', [])]
+
+
+def test_disabled_snapshots_remove_the_timer_only_where_it_is():
+    assert not [f for f in plan(snapshot_enabled=False)['files'] if 'snapshot' in f['path']]
+    p = plan(snapshot_enabled=False, seen={SNAPSHOT_TIMER: {'type': 'regular file'}})
+    assert [(f['path'], f['state']) for f in p['files'] if 'snapshot' in f['path']] == [
+        (SNAPSHOT_TIMER, 'absent'), ('/etc/systemd/system/kubeha-etcd-snapshot.service', 'absent'),
+        ('/etc/etcd/snapshot.json', 'absent'), ('/opt/kubeha/etcd/etcd-snapshot.pyz', 'absent')]
+    assert p['units'][-1] == {'name': 'kubeha-etcd-snapshot.timer', 'state': 'stopped', 'enabled': False}

@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from ansible_collections.kubeha.cluster.plugins.plugin_utils import _zipapp
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".."))
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
@@ -41,18 +43,13 @@ spec:
 
 
 def ship(dest):
-    """Build podmaster.pyz in ``dest`` with the control_plane role's builder; return its path.
+    """Build podmaster.pyz in ``dest`` with the roles' builder (plugins/plugin_utils/_zipapp.py); return its path.
 
     That is the one file the role copies to every master: the daemon and the collection's etcd client.
     """
-    sys.path.insert(0, os.path.join(ROOT, "roles", "control_plane", "files"))
-    try:
-        import podmaster_zipapp  # pylint: disable=import-outside-toplevel
-    finally:
-        sys.path.pop(0)
     os.makedirs(dest, exist_ok=True)
     pyz = os.path.join(dest, "podmaster.pyz")
-    podmaster_zipapp.build(MODULE_UTILS, pyz)
+    _zipapp.build(MODULE_UTILS, pyz, "podmaster")
     return pyz
 
 
