@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The etcd_plan filter: everything the etcd role computes from its variables.
 
-Also the etcd_seen, etcd_data_hosts, etcd_removed_hosts and etcd_learner_hosts filters (documented in their .yml files next
-to this file): what the role's one read of a member found, and which members hold data.
+Also the etcd_seen, etcd_data_hosts, etcd_removed_hosts, etcd_learner_hosts and etcd_unlisted_members filters
+(documented in their .yml files next to this file): what the role's one read of a member found, which members hold
+data, and how the running cluster's member list differs from the inventory.
 """
 
 from __future__ import annotations
@@ -371,7 +372,15 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
     if discovering:
         bootstrap_flags.update(_discovery_flags(s, discovery, v3))
     else:
-        bootstrap_flags.update({"initial-cluster": initial_cluster, "initial-cluster-token": token})
+        joined = initial_cluster
+        if joining and not boolean(bootstrapped, strict=False):
+            # etcd starts a joining member only when its initial cluster is the running cluster's member list: the
+            # members with data, those that join before it (one at a time, in inventory order) and itself
+            before = hosts[:hosts.index(host)] if host in hosts else []
+            joined = ",".join(str(m.get("initial")) for m in members
+                              if m.get("host") in data_hosts or m.get("host") in before or m.get("host") == host
+                              or m.get("host") is None)
+        bootstrap_flags.update({"initial-cluster": joined, "initial-cluster-token": token})
 
     # the daemon calls of tasks/main.yml
     staged_manifest = s.text("config_dir") + "/etcd.yaml"
@@ -457,9 +466,33 @@ def etcd_learner_hosts(info, hosts, hostvars):
     return [host for host, listed in _hosts_listed(hosts, hostvars, learners) if listed]
 
 
+def etcd_unlisted_members(info, hosts, hostvars):
+    """The running cluster's members that no inventory member matches (by name or peer URL), as names (or peer URL).
+
+    Only from a member list read from a cluster with a healthy majority (like :func:`etcd_removed_hosts`).
+    """
+    members = list(get(info, "members") or []) if info is not None else []
+    if not members or int(get(info, "healthy_count") or 0) <= len(members) // 2:
+        return []
+    listed = set()
+    for host in hosts or []:
+        hv = get(hostvars, host)
+        member = get(hv, "_etcd_member") if hv is not None else None
+        if member is not None:
+            listed |= {str(get(member, "name")), str(get(member, "peer_url"))}
+    unlisted = []
+    for member in members:
+        name = str(get(member, "name") or "")
+        peers = [str(u) for u in (get(member, "peer_urls") or [])]
+        if name not in listed and not listed.intersection(peers):
+            unlisted.append(name or (peers[0] if peers else str(get(member, "id"))))
+    return unlisted
+
+
 class FilterModule:
     """The etcd role's plan."""
 
     def filters(self):
         return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts,
-                "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts}
+                "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts,
+                "etcd_unlisted_members": etcd_unlisted_members}

@@ -39,6 +39,8 @@ options:
   state:
     description:
       - V(present) to have the member in the cluster, V(absent) to remove it.
+      - A removal is refused when it would cost the quorum. A member that leads the cluster hands its leadership to
+        another healthy voter first (and the module waits, within O(wait_timeout), until it has moved).
     type: str
     choices: [present, absent]
     default: present
@@ -101,8 +103,8 @@ EXAMPLES = r"""
 RETURN = r"""
 action:
   description:
-    - What the module did (or would do in check mode); V(none), V(removed), or V(added), V(updated) and
-      V(promoted) joined by C(_and_) in that order, like V(added_and_promoted).
+    - What the module did (or would do in check mode); V(none), V(removed) (V(leader_moved_and_removed) when the member
+      led the cluster), or V(added), V(updated) and V(promoted) joined by C(_and_) in that order, like V(added_and_promoted).
   returned: success
   type: str
   sample: added

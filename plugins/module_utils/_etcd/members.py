@@ -141,8 +141,8 @@ def _present(client, params, members, member, name, peer_urls, check_mode, wait_
 def _absent(client, members, member, check_mode, wait_timeout):
     if member is None:
         return _result([], None, members, None)
+    info = cluster_info(client)
     if not member["is_learner"]:
-        info = cluster_info(client)
         healthy = next((m["healthy"] for m in info["members"] if m["id"] == member["id"]), False)
         voting = [m for m in info["members"] if not m["is_learner"]]
         if len(voting) <= 1:
@@ -155,10 +155,35 @@ def _absent(client, members, member, check_mode, wait_timeout):
                 "%d. Now: %s. Bring the down members back first (or replace them one at a time)." % (
                     member["name"] or member["id"], after["healthy_count"], after["member_count"],
                     after["quorum_size"], describe(info)), member=member)
+    actions = []
+    if not member["is_learner"] and info["leader_id"] == member["id"] and member["client_urls"]:
+        # the leader leaves last: hand its leadership to another healthy voter first, so the cluster does not wait
+        # for an election after the removal (kubespray and etcd's runbook do the same)
+        actions.append("leader_moved")
+        if not check_mode:
+            _move_leader(client, info, member, wait_timeout)
+    actions.append("removed")
     if not check_mode:
         _retry(lambda: client.member_remove(member["id"]), wait_timeout)
         members = client.member_list()
     else:
         members = [m for m in members if m["id"] != member["id"]]
-    result = _result(["removed"], None, members, dict(member))
-    return result
+    return _result(actions, None, members, dict(member))
+
+
+def _move_leader(client, info, member, wait_timeout, clock=time.monotonic, sleep=time.sleep):
+    """Hand the leadership of ``member`` (the leader) to the first other healthy voter; wait until it has moved."""
+    target = next((m for m in info["members"] if m["healthy"] and not m["is_learner"] and m["id"] != member["id"]), None)
+    if target is None:
+        raise EtcdError("refusing to remove %s: it leads the cluster and no other voting member is healthy to take over. "
+                        "Now: %s" % (member["name"] or member["id"], describe(info)), member=member)
+    _retry(lambda: client.move_leader(member["client_urls"][0], target["id"]), wait_timeout)
+    deadline = clock() + wait_timeout
+    while True:
+        now = cluster_info(client)
+        if now["leader_id"] and now["leader_id"] != member["id"]:
+            return now
+        if clock() >= deadline:
+            raise EtcdError("moved the leadership of %s to %s, but after %gs it still leads: %s" % (
+                member["name"] or member["id"], target["name"] or target["id"], wait_timeout, describe(now)), member=member)
+        sleep(0.2)

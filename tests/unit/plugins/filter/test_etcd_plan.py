@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import (
-    FilterModule, etcd_data_hosts, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen)
+    FilterModule, etcd_data_hosts, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen, etcd_unlisted_members)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
@@ -50,7 +50,8 @@ def by_path(files):
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts'}
+    assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts',
+                                             'etcd_unlisted_members'}
 
 
 def test_urls_paths_and_cluster():
@@ -300,3 +301,30 @@ def test_disabled_snapshots_remove_the_timer_only_where_it_is():
         (SNAPSHOT_TIMER, 'absent'), ('/etc/systemd/system/kubeha-etcd-snapshot.service', 'absent'),
         ('/etc/etcd/snapshot.json', 'absent'), ('/opt/kubeha/etcd/etcd-snapshot.pyz', 'absent')]
     assert p['units'][-1] == {'name': 'kubeha-etcd-snapshot.timer', 'state': 'stopped', 'enabled': False}
+
+
+def test_unlisted_members_are_those_no_inventory_host_names():
+    hostvars, members = removed_world()
+    # m2's host taken out of the group; a member added by hand, and one added but never started (no name)
+    world = members + [{'name': 'extra', 'peer_urls': ['https://10.0.0.9:2380']}, {'name': '', 'peer_urls': ['https://10.0.0.8:2380']},
+                       {'name': '', 'peer_urls': ['https://10.0.0.3:2380']}]
+    info = {'members': world, 'healthy_count': 4}
+    assert etcd_unlisted_members(info, ['m1', 'm3'], hostvars) == ['m2', 'extra', 'https://10.0.0.8:2380']
+    assert etcd_unlisted_members(info, ['m1', 'm2', 'm3'], hostvars) == ['extra', 'https://10.0.0.8:2380']
+    # a list from a cluster without a healthy majority proves nothing, nor does a failed read
+    assert etcd_unlisted_members(dict(info, healthy_count=2), ['m1'], hostvars) == []
+    assert etcd_unlisted_members({'failed': True}, ['m1'], hostvars) == []
+
+
+def test_joining_members_start_with_the_member_list_of_their_turn():
+    """etcd refuses a join whose initial cluster is not the running cluster's member list ("member count is unequal")."""
+    members = [dict(m, host=m['name']) for m in MEMBERS]
+
+    def initial(host, bootstrapped=False):
+        return etcd_plan(DEFAULTS, host=host, hosts=HOSTS, members=members, data_hosts=['e1'],
+                         bootstrapped=bootstrapped)['bootstrap_flags']['initial-cluster']
+    assert initial('e2') == 'e1=https://10.0.0.11:2380,e2=https://10.0.0.12:2380'
+    assert initial('e3') == INITIAL, "e2 joined before it"
+    assert initial('e2', bootstrapped=True) == INITIAL, "settled once joined"
+    # one member that lost its data: the whole inventory, as before
+    assert etcd_plan(DEFAULTS, host='e2', hosts=HOSTS, members=members, data_hosts=['e1', 'e3'])['bootstrap_flags']['initial-cluster'] == INITIAL

@@ -98,3 +98,22 @@ def test_name_and_url_of_different_members_is_refused(etcd_plain):
     other = etcd_plain.member("etcd2").peer_url
     result = run_module("etcd_member", dict(etcd_plain.connection_args(), name="etcd1", peer_urls=[other]))
     assert result["failed"] is True and "match different members" in result["msg"]
+
+
+def test_removing_the_leader_moves_its_leadership_first(etcd_fresh_plain):
+    cluster = etcd_fresh_plain
+    before = run_module("etcd_cluster_info", cluster.connection_args())
+    leader = before["leader"]
+    check = run_module("etcd_member", dict(cluster.connection_args(), name=leader, state="absent"), check_mode=True)
+    assert (check["changed"], check["action"]) == (True, "leader_moved_and_removed")
+    assert run_module("etcd_cluster_info", cluster.connection_args())["leader"] == leader, "check mode moved nothing"
+    result = run_module("etcd_member", dict(cluster.connection_args(), name=leader, state="absent"))
+    assert (result["changed"], result["action"]) == (True, "leader_moved_and_removed"), result
+    assert leader not in [m["name"] for m in result["members"]]
+    remaining = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name != leader]
+    after = run_module("etcd_cluster_info", dict(cluster.connection_args(), endpoints=remaining))
+    assert after["healthy_count"] == 2 and after["leader"] not in ("", leader) and after["quorum"]
+    # a follower goes without a leadership move
+    follower = next(m["name"] for m in after["members"] if m["name"] != after["leader"])
+    removal = run_module("etcd_member", dict(cluster.connection_args(), endpoints=remaining, name=follower, state="absent"), check_mode=True)
+    assert removal["action"] == "removed"
