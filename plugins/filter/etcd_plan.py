@@ -467,7 +467,7 @@ def etcd_learner_hosts(info, hosts, hostvars):
 
 
 def etcd_unlisted_members(info, hosts, hostvars):
-    """The running cluster's members that no inventory member matches (by name or peer URL), as names (or peer URL).
+    """The running cluster's members that no inventory member matches (by name or peer URL), as sorted names (or peer URL).
 
     Only from a member list read from a cluster with a healthy majority (like :func:`etcd_removed_hosts`).
     """
@@ -486,7 +486,8 @@ def etcd_unlisted_members(info, hosts, hostvars):
         peers = [str(u) for u in (get(member, "peer_urls") or [])]
         if name not in listed and not listed.intersection(peers):
             unlisted.append(name or (peers[0] if peers else str(get(member, "id"))))
-    return unlisted
+    # etcd lists members by ID: sorted, the message and the removal order do not change from run to run
+    return sorted(unlisted)
 
 
 class FilterModule:

@@ -309,7 +309,7 @@ def test_unlisted_members_are_those_no_inventory_host_names():
     world = members + [{'name': 'extra', 'peer_urls': ['https://10.0.0.9:2380']}, {'name': '', 'peer_urls': ['https://10.0.0.8:2380']},
                        {'name': '', 'peer_urls': ['https://10.0.0.3:2380']}]
     info = {'members': world, 'healthy_count': 4}
-    assert etcd_unlisted_members(info, ['m1', 'm3'], hostvars) == ['m2', 'extra', 'https://10.0.0.8:2380']
+    assert etcd_unlisted_members(info, ['m1', 'm3'], hostvars) == ['extra', 'https://10.0.0.8:2380', 'm2']
     assert etcd_unlisted_members(info, ['m1', 'm2', 'm3'], hostvars) == ['extra', 'https://10.0.0.8:2380']
     # a list from a cluster without a healthy majority proves nothing, nor does a failed read
     assert etcd_unlisted_members(dict(info, healthy_count=2), ['m1'], hostvars) == []
