@@ -81,7 +81,7 @@ import re
 import shlex
 
 from ansible_collections.kubeha.cluster.plugins.filter.election_timing import election_timing
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, jinja_list, mode_refusal, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, jinja_list, mode_refusal, version_at_least, zipapp_built
 
 COMPONENTS = ("kube-scheduler", "kube-controller-manager")
 PORTS = {"kube-scheduler": 10259, "kube-controller-manager": 10257}
@@ -345,8 +345,7 @@ def control_plane_plan(settings, host, etcd_hosts=None, etcd_endpoints=None, che
     podmaster_settings = dict({"_managed": MANAGED}, **config)
     health_command = ([s["podmaster_python"], s["podmaster_lib_dir"] + "/podmaster-health.py", s["podmaster_status_file"]]
                       + (["%s=%s" % (c, _health_url(c)) for c in COMPONENTS] if s["mode"] == "host" else []))
-    built = str(pyz_build or "").split()
-    pyz_local, pyz_sha256 = (built[1], built[-1]) if len(built) >= 3 else ("", "")
+    pyz_local, pyz_sha256 = zipapp_built(pyz_build)
     files = _component_files(s, podmaster, inputs, check_mode)
     files += (_podmaster_files(s, podmaster_host, pyz_local, pyz_sha256, podmaster_settings, check_mode) if podmaster
               else _leftovers(s))

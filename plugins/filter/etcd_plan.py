@@ -155,7 +155,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
 from ansible_collections.kubeha.cluster.plugins.filter.mount_unit import mount_unit
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, mode_refusal, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, mode_refusal, to_int, version_at_least, zipapp_built
 
 PREFIX = "etcd_"
 OTHER_ROLE = "etcd_discovery_service_"
@@ -296,8 +296,7 @@ def _snapshot_files(s, name, members, seen, pyz_build, check_mode):
         return ([{"path": p, "state": "absent"} for p in (SNAPSHOT_TIMER, SNAPSHOT_SERVICE, s.text("config_dir") + "/snapshot.json",
                                                           s.text("install_dir") + "/etcd-snapshot.pyz")],
                 [{"name": SNAPSHOT_TIMER_UNIT, "state": "stopped", "enabled": False}])
-    built = str(pyz_build or "").split()
-    pyz_local, pyz_sha256 = (built[1], built[-1]) if len(built) >= 3 else ("", "")
+    pyz_local, pyz_sha256 = zipapp_built(pyz_build)
     config = {"members": _snapshot_members(members), "name": name, "ca_cert": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"],
               "directory": s.text("snapshot_dir"), "keep": to_int(s["snapshot_keep"]), "status_key": SNAPSHOT_STATUS_KEY,
               "timeout": 5.0}
@@ -430,7 +429,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         flags=_flags(s, peer_url, client_url, local_client_url, data_path),
         files=files, units=units, record_files=record_files, health=health, refuse=refuse,
         snapshot_status_key=SNAPSHOT_STATUS_KEY, snapshot_members=_snapshot_members(members), snapshot_max_age=2 * 3600 * to_int(s["snapshot_interval_hours"]),
-        snapshot_pyz_local=str(pyz_build or "").split()[1] if len(str(pyz_build or "").split()) >= 3 else "",
+        snapshot_pyz_local=zipapp_built(pyz_build)[0],
     )
 
 

@@ -87,3 +87,9 @@ def mode_refusal(name, mode, mode_var, other_layout_path):
             "msg": "%s runs in %s mode on this host (%s is %s now). Switching a running cluster between host and static_pod is not "
                    "supported: set %s back to %s (or kubeha_mode, which it follows). To rebuild this node in %s mode, remove "
                    "what the %s mode left first" % (name, other, mode_var, mode, mode_var, other, mode, other)}
+
+
+def zipapp_built(output):
+    """``(path, sha256)`` from the output of plugins/plugin_utils/_zipapp.py (``built PATH SHA256``); empty before the build."""
+    words = str(output or "").split()
+    return (words[1], words[-1]) if len(words) >= 3 else ("", "")

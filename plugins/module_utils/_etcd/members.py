@@ -141,8 +141,9 @@ def _present(client, params, members, member, name, peer_urls, check_mode, wait_
 def _absent(client, members, member, check_mode, wait_timeout):
     if member is None:
         return _result([], None, members, None)
-    info = cluster_info(client)
-    if not member["is_learner"]:
+    # a learner votes for nothing and leads nothing: only a voter's removal needs the cluster's health and leader
+    info = None if member["is_learner"] else cluster_info(client)
+    if info is not None:
         healthy = next((m["healthy"] for m in info["members"] if m["id"] == member["id"]), False)
         voting = [m for m in info["members"] if not m["is_learner"]]
         if len(voting) <= 1:
@@ -156,7 +157,7 @@ def _absent(client, members, member, check_mode, wait_timeout):
                     member["name"] or member["id"], after["healthy_count"], after["member_count"],
                     after["quorum_size"], describe(info)), member=member)
     actions = []
-    if not member["is_learner"] and info["leader_id"] == member["id"] and member["client_urls"]:
+    if info is not None and info["leader_id"] == member["id"] and member["client_urls"]:
         # the leader leaves last: hand its leadership to another healthy voter first, so the cluster does not wait
         # for an election after the removal (kubespray and etcd's runbook do the same)
         actions.append("leader_moved")
