@@ -39,13 +39,18 @@ def fill(cluster, keys, value_bytes):
         client.put("/registry/bench/%06d" % i, value)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def options(doc):
+    """The options of the etcd data benches (this one and bench/etcd_restore.py)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument("--keys", type=int, default=10000)
     parser.add_argument("--value-bytes", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--etcd", default=None, help="etcd binary (default: $ETCD_BIN, the default release)")
-    opts = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    opts = options(__doc__)
     etcdctl = os.path.join(os.path.dirname(opts.etcd or etcd_binary()), "etcdctl")
     with start_cluster(3, tls=True, binary=opts.etcd) as cluster, tempfile.TemporaryDirectory(prefix="kubeha-bench-snap-") as work:
         start = time.perf_counter()

@@ -489,10 +489,64 @@ def etcd_unlisted_members(info, hosts, hostvars):
     return sorted(unlisted)
 
 
+def etcd_quorum_lost(info, data_hosts, hosts, hostvars, snapshots=None, inventory=""):
+    """Why the cluster cannot come back by itself (the data of a majority of its members is gone), as lines; [] if it can.
+
+    Only when fewer members hold data than a quorum of the cluster (the running cluster's member count when a member
+    answered, else the group's) and no healthy majority answers. ``snapshots``: the snapshots found on the members
+    with data (``host``, ``path``, ``mtime``); the newest is named, with how to copy it and restore from it.
+    """
+    data_hosts = [h for h in (data_hosts or []) if h in (hosts or [])]
+    if not data_hosts:
+        return []  # a new cluster (or one about to be): nothing to lose
+    members = list(get(info, "members") or []) if isinstance(info, Mapping) else []
+    size = len(members) or len(hosts or [])
+    needed = size // 2 + 1
+    if len(data_hosts) >= needed or int(get(info, "healthy_count") or 0) >= needed:
+        return []
+    without = [h for h in hosts if h not in data_hosts]
+
+    def name(host):
+        return str(get(get(get(hostvars, host) or {}, "_etcd_member") or {}, "name") or host)
+
+    lines = [
+        "etcd cannot come back by itself: %d of its %d members hold no data (%s), a quorum needs %d, and only %s %s data; "
+        "members without data cannot join a cluster that has no leader. Nothing was changed."
+        % (len(without), size, ", ".join(name(h) for h in without), needed, ", ".join(name(h) for h in data_hosts),
+           "holds" if len(data_hosts) == 1 else "hold"),
+        "If their data is not lost but out of reach (a disk not mounted, a host restored without /var/lib/etcd), bring it back "
+        "and run again. Otherwise restore the cluster from a snapshot (every member, from the same file):",
+    ]
+    if snapshots is None:
+        # the role's find on each member with data (registered as _etcd_snapshots_left)
+        snapshots = [dict(host=h, path=get(f, "path"), mtime=get(f, "mtime")) for h in data_hosts
+                     for f in (get(get(get(hostvars, h) or {}, "_etcd_snapshots_left") or {}, "files") or [])]
+    found = sorted((s for s in snapshots if isinstance(s, Mapping) and s.get("path")),
+                   key=lambda s: (str(s.get("path", "")).rsplit("/", 1)[-1], float(s.get("mtime") or 0)))
+    inv = inventory or "<inventory>"
+    if found:
+        newest = found[-1]
+        base = str(newest["path"]).rsplit("/", 1)[-1]
+        where = (newest["path"], newest.get("host", "?"), inv, newest.get("host", "?"), newest["path"])
+        lines += [
+            "the newest snapshot on the members is %s on %s; copy it to the controller: ansible -i %s %s -m ansible.builtin.fetch "
+            "-a 'src=%s dest=/backups/etcd/ flat=true'" % where,
+            "then: ansible-playbook -i %s playbooks/etcd-restore.yml -e etcd_restore_snapshot=/backups/etcd/%s "
+            "-e etcd_restore_confirm=%s" % (inv, base, base),
+        ]
+    else:
+        lines += [
+            "no snapshot was found on the members that hold data; take the newest copy you keep elsewhere (etcd-backup.yml's "
+            "etcd_backup_fetch_dir) and run: ansible-playbook -i %s playbooks/etcd-restore.yml -e etcd_restore_snapshot=<path> "
+            "-e etcd_restore_confirm=<file name>" % inv,
+        ]
+    return lines
+
+
 class FilterModule:
     """The etcd role's plan."""
 
     def filters(self):
         return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts,
                 "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts,
-                "etcd_unlisted_members": etcd_unlisted_members}
+                "etcd_unlisted_members": etcd_unlisted_members, "etcd_quorum_lost": etcd_quorum_lost}

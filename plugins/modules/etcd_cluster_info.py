@@ -130,6 +130,9 @@ endpoints:
     raft_index:
       description: Raft index.
       type: int
+    revision:
+      description: The key-value store's revision as this member answered.
+      type: int
 leader:
   description: Name of the leader (empty when no healthy member knows one).
   returned: success

@@ -34,13 +34,13 @@ def quorum_verdict(healthy, size):
 def probe_endpoint(client, endpoint):
     """Health and status of one endpoint, as the ``endpoints`` entries of etcd_cluster_info."""
     entry = {"endpoint": endpoint, "healthy": False, "error": "", "member_id": "", "leader": "", "is_leader": False,
-             "version": "", "db_size": 0, "raft_term": 0, "raft_index": 0}
+             "version": "", "db_size": 0, "raft_term": 0, "raft_index": 0, "revision": 0}
     try:
         status = client.status(endpoint)
     except EtcdEndpointError as exc:
         entry["error"] = exc.cause
         return entry
-    for name in ("member_id", "leader", "version", "db_size", "raft_term", "raft_index"):
+    for name in ("member_id", "leader", "version", "db_size", "raft_term", "raft_index", "revision"):
         entry[name] = status[name]
     entry["is_leader"] = bool(status["leader"]) and status["leader"] == status["member_id"]
     if status["errors"]:

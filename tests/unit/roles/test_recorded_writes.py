@@ -46,6 +46,13 @@ ALLOWED = {
         'a repair; the join that follows writes the manifest again, recorded',
     ('etcd', 'Wait until no etcd process is left on the member (bounded)'): 'a read',
     ('etcd', "Set the removed member's data aside (kept) - {{ etcd_name }}"): 'a repair: the data is kept, not configuration',
+    # playbooks/etcd-restore.yml (tasks/restore.yml): an operation on data, run on demand and confirmed; the
+    # site.yml run it ends with records the hosts again
+    ('etcd', "Create the member's restore directory (0700)"): 'the restore: data, not configuration',
+    ('etcd', 'Copy the snapshot to the member (0600)'): 'the restore: data, not configuration',
+    ('etcd', 'Look for snapshots on the members that hold data (only when the data of a majority is gone)'): 'a read',
+    ('etcd', 'Copy etcdutl'): "the restore's tool (static pod mode has no etcd release on the host otherwise)",
+    ('etcd', "Restore the member's data from the snapshot (its data set aside, kept)"): 'the restore: data, not configuration',
     ('secrets', "Ensure the cluster's CAs, certificates, keys and auth files on the controller"): 'controller only',
     ('secrets', "Install this host's certificates and keys (content, modes and owners from its bundle)"):
         "recorded: site.yml records the bundle's files (bundle_files) and the stale keys as absent",

@@ -51,7 +51,7 @@ def by_path(files):
 
 def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts',
-                                             'etcd_unlisted_members'}
+                                             'etcd_unlisted_members', 'etcd_quorum_lost'}
 
 
 def test_urls_paths_and_cluster():

@@ -18,7 +18,7 @@ def test_healthy_cluster(etcd_any):
     assert result["leader"] == next(m["name"] for m in result["members"] if m["id"] == result["leader_id"])
     for entry in result["endpoints"]:
         assert entry["healthy"] and entry["error"] == "" and entry["version"].startswith("3.")
-        assert entry["raft_term"] >= 1 and entry["raft_index"] > 0 and entry["db_size"] > 0
+        assert entry["raft_term"] >= 1 and entry["raft_index"] > 0 and entry["db_size"] > 0 and entry["revision"] > 0
     # check mode is the same read
     assert run_module("etcd_cluster_info", etcd_any.connection_args(), check_mode=True)["quorum"] is True
 
