@@ -56,6 +56,13 @@ options:
         with the leader; the module retries until O(wait_timeout) while etcd says it is not ready yet.
     type: bool
     default: false
+  leader_avoid:
+    description:
+      - With O(state=absent), members (names or peer URLs) not to hand the leadership to, when another healthy voter can
+        take it - the members that leave next, so that the leadership moves once.
+    type: list
+    elements: str
+    default: []
   wait_timeout:
     description:
       - Seconds to keep retrying while etcd refuses a change for a passing reason (a learner still catching up
@@ -151,6 +158,7 @@ def main():
             learner=dict(type="bool", default=True),
             promote=dict(type="bool", default=False),
             wait_timeout=dict(type="float", default=30.0),
+            leader_avoid=dict(type="list", elements="str", default=[]),
         ),
         required_one_of=[["name", "peer_urls"]],
         supports_check_mode=True,

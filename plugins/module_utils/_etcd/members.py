@@ -83,7 +83,7 @@ def run_member(params, check_mode=False):
     members = client.member_list()
     member = find_member(members, name, peer_urls)
     if (params.get("state") or "present") == "absent":
-        return _absent(client, members, member, check_mode, wait_timeout)
+        return _absent(client, members, member, check_mode, wait_timeout, avoid=params.get("leader_avoid") or ())
     return _present(client, params, members, member, name, peer_urls, check_mode, wait_timeout)
 
 
@@ -138,7 +138,7 @@ def _present(client, params, members, member, name, peer_urls, check_mode, wait_
     return _result(actions, member, members, before)
 
 
-def _absent(client, members, member, check_mode, wait_timeout):
+def _absent(client, members, member, check_mode, wait_timeout, avoid=()):
     if member is None:
         return _result([], None, members, None)
     # a learner votes for nothing and leads nothing: only a voter's removal needs the cluster's health and leader
@@ -162,7 +162,7 @@ def _absent(client, members, member, check_mode, wait_timeout):
         # for an election after the removal (kubespray and etcd's runbook do the same)
         actions.append("leader_moved")
         if not check_mode:
-            _move_leader(client, info, member, wait_timeout)
+            _move_leader(client, info, member, wait_timeout, avoid=avoid)
     actions.append("removed")
     if not check_mode:
         _retry(lambda: client.member_remove(member["id"]), wait_timeout)
@@ -172,9 +172,16 @@ def _absent(client, members, member, check_mode, wait_timeout):
     return _result(actions, None, members, dict(member))
 
 
-def _move_leader(client, info, member, wait_timeout, clock=time.monotonic, sleep=time.sleep):
-    """Hand the leadership of ``member`` (the leader) to the first other healthy voter; wait until it has moved."""
-    target = next((m for m in info["members"] if m["healthy"] and not m["is_learner"] and m["id"] != member["id"]), None)
+def _move_leader(client, info, member, wait_timeout, avoid=(), clock=time.monotonic, sleep=time.sleep):
+    """Hand the leadership of ``member`` (the leader) to another healthy voter; wait until it has moved.
+
+    A voter named in ``avoid`` (by name or peer URL: members about to leave too) is chosen only when no other is healthy,
+    so that the leadership moves once, not once per leaving member.
+    """
+    avoid = set(str(a) for a in avoid or ())
+    candidates = [m for m in info["members"] if m["healthy"] and not m["is_learner"] and m["id"] != member["id"]]
+    staying = [m for m in candidates if m.get("name") not in avoid and not avoid.intersection(m.get("peer_urls") or [])]
+    target = (staying or candidates or [None])[0]
     if target is None:
         raise EtcdError("refusing to remove %s: it leads the cluster and no other voting member is healthy to take over. "
                         "Now: %s" % (member["name"] or member["id"], describe(info)), member=member)

@@ -117,3 +117,18 @@ def test_removing_the_leader_moves_its_leadership_first(etcd_fresh_plain):
     follower = next(m["name"] for m in after["members"] if m["name"] != after["leader"])
     removal = run_module("etcd_member", dict(cluster.connection_args(), endpoints=remaining, name=follower, state="absent"), check_mode=True)
     assert removal["action"] == "removed"
+
+
+def test_the_leadership_goes_to_a_member_that_stays(etcd_fresh_plain):
+    """Shrinking by two: the leaving leader hands its leadership to a member that is not leaving next."""
+    cluster = etcd_fresh_plain
+    before = run_module("etcd_cluster_info", cluster.connection_args())
+    leader = before["leader"]
+    others = [m["name"] for m in before["members"] if m["name"] != leader]
+    # the voter the leadership would go to first (etcd's member order), named as leaving next
+    leaving_next = others[0]
+    result = run_module("etcd_member", dict(cluster.connection_args(), name=leader, state="absent", leader_avoid=[leaving_next]))
+    assert (result["changed"], result["action"]) == (True, "leader_moved_and_removed"), result
+    remaining = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name != leader]
+    after = run_module("etcd_cluster_info", dict(cluster.connection_args(), endpoints=remaining))
+    assert after["leader"] == others[1], after
