@@ -51,6 +51,7 @@ ALLOWED = {
     ('etcd', "Create the member's restore directory (0700)"): 'the restore: data, not configuration',
     ('etcd', 'Copy the snapshot to the member (0600)'): 'the restore: data, not configuration',
     ('etcd', 'Look for snapshots on the members that hold data (only when the data of a majority is gone)'): 'a read',
+    ('etcd', "Remove the member's copy of the snapshot"): 'the restore: data, not configuration',
     ('etcd', 'Copy etcdutl'): "the restore's tool (static pod mode has no etcd release on the host otherwise)",
     ('etcd', "Restore the member's data from the snapshot (its data set aside, kept)"): 'the restore: data, not configuration',
     ('secrets', "Ensure the cluster's CAs, certificates, keys and auth files on the controller"): 'controller only',
