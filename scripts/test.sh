@@ -84,7 +84,9 @@ for f in "${failed_logs[@]}"; do
   echo
   echo "=== why ${f%%|*} failed (${f#*|}: the lines around each failure)"
   grep -n -B 3 -A 12 -E 'fatal: |FAILED!|failed=[1-9]|^ERROR|Error:|error:|Traceback|CRITICAL|[0-9]+ failed' "${f#*|}" |
-    grep -v -E "FAILED - RETRYING" | head -n 80
+    grep -v -E "FAILED - RETRYING" | head -n 40
+  # the last task failures of the log, readably (the ones above may be expected failures of nested runs)
+  python3 "$REPO/scripts/why_failed.py" "${f#*|}" --last 3
 done
 echo
 echo "=== summary"
