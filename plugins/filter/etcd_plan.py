@@ -3,9 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The etcd_plan filter: everything the etcd role computes from its variables.
 
-Also the etcd_seen, etcd_data_hosts, etcd_removed_hosts, etcd_learner_hosts and etcd_unlisted_members filters
-(documented in their .yml files next to this file): what the role's one read of a member found, which members hold
-data, and how the running cluster's member list differs from the inventory.
+Also the etcd_seen, etcd_data_hosts, etcd_removed_hosts, etcd_learner_hosts, etcd_unlisted_members and
+etcd_data_path filters (documented in their .yml files next to this file): what the role's one read of a member found,
+which members hold data, how the running cluster's member list differs from the inventory, and a member's data path.
 """
 
 from __future__ import annotations
@@ -202,14 +202,21 @@ def etcd_data_hosts(hosts, hostvars):
     return out
 
 
-def _paths(s):
-    mount = s["data_mount"] or {}
-    if not isinstance(mount, Mapping):
-        mount = {}
-    data_dir = s.text("data_dir")
+def _mount_and_data_path(data_dir, data_mount, name):
+    """(the mount's path, etcd's data directory) for a member ``name``."""
+    mount = data_mount if isinstance(data_mount, Mapping) else {}
     mount_path = str(mount.get("path", data_dir))
     shared = boolean(mount.get("shared", False), strict=False)
-    data_path = (mount_path + "/" + s.text("name")) if shared else data_dir
+    return mount_path, (mount_path + "/" + str(name)) if shared else str(data_dir)
+
+
+def etcd_data_path(data_dir, data_mount, name):
+    """etcd's data directory of member ``name``: ``data_dir``, or ``<mount path>/<name>`` on a shared mount."""
+    return _mount_and_data_path(data_dir, data_mount or {}, name)[1]
+
+
+def _paths(s):
+    mount_path, data_path = _mount_and_data_path(s.text("data_dir"), s["data_mount"] or {}, s.text("name"))
     try:
         unit = mount_unit(mount_path)
     except AnsibleFilterError:
@@ -549,4 +556,5 @@ class FilterModule:
     def filters(self):
         return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts,
                 "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts,
-                "etcd_unlisted_members": etcd_unlisted_members, "etcd_quorum_lost": etcd_quorum_lost}
+                "etcd_unlisted_members": etcd_unlisted_members, "etcd_quorum_lost": etcd_quorum_lost,
+                "etcd_data_path": etcd_data_path}

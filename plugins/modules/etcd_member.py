@@ -16,6 +16,9 @@ description:
     updates the peer URLs of a member found by name, and with O(promote=true) promotes a learner to a voting member.
   - V(absent) removes the member, but refuses if the removal would leave fewer healthy voting members than the
     smaller cluster's quorum.
+  - V(not_leader) changes nothing but the leadership - when the member leads the cluster, its leadership moves to
+    another healthy voter (one not in O(leader_avoid) when there is one), and the module waits until it has moved. Run it
+    before stopping a member's etcd for good, so that its last moments serve none of the cluster's writes.
   - Idempotent, so a second run reports C(changed=false).
 extends_documentation_fragment:
   - kubeha.cluster.etcd
@@ -38,11 +41,11 @@ options:
     elements: str
   state:
     description:
-      - V(present) to have the member in the cluster, V(absent) to remove it.
+      - V(present) to have the member in the cluster, V(absent) to remove it, V(not_leader) to have it not lead.
       - A removal is refused when it would cost the quorum. A member that leads the cluster hands its leadership to
         another healthy voter first (and the module waits, within O(wait_timeout), until it has moved).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, not_leader]
     default: present
   learner:
     description:
@@ -58,7 +61,7 @@ options:
     default: false
   leader_avoid:
     description:
-      - With O(state=absent), members (names or peer URLs) not to hand the leadership to, when another healthy voter can
+      - With O(state=absent) or O(state=not_leader), members (names or peer URLs) not to hand the leadership to, when another healthy voter can
         take it - the members that leave next, so that the leadership moves once.
     type: list
     elements: str
@@ -105,13 +108,23 @@ EXAMPLES = r"""
     client_key: /etc/etcd/pki/server.key
     name: etcd3
     state: absent
+
+- name: Hand etcd3's leadership to a member that stays, before its etcd stops for good
+  kubeha.cluster.etcd_member:
+    endpoints: ["https://10.0.0.11:2379"]
+    ca_cert: /etc/etcd/pki/ca.crt
+    client_cert: /etc/etcd/pki/server.crt
+    client_key: /etc/etcd/pki/server.key
+    name: etcd3
+    state: not_leader
+    leader_avoid: [etcd4]
 """
 
 RETURN = r"""
 action:
   description:
     - What the module did (or would do in check mode); V(none), V(removed) (V(leader_moved_and_removed) when the member
-      led the cluster), or V(added), V(updated) and V(promoted) joined by C(_and_) in that order, like V(added_and_promoted).
+      led the cluster), V(leader_moved) (O(state=not_leader), when it led), or V(added), V(updated) and V(promoted) joined by C(_and_) in that order, like V(added_and_promoted).
   returned: success
   type: str
   sample: added
@@ -154,7 +167,7 @@ def main():
         argument_spec=argument_spec(
             name=dict(type="str"),
             peer_urls=dict(type="list", elements="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "not_leader"]),
             learner=dict(type="bool", default=True),
             promote=dict(type="bool", default=False),
             wait_timeout=dict(type="float", default=30.0),

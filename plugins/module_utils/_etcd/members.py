@@ -82,8 +82,11 @@ def run_member(params, check_mode=False):
     client = client_from_params(params)
     members = client.member_list()
     member = find_member(members, name, peer_urls)
-    if (params.get("state") or "present") == "absent":
+    state = params.get("state") or "present"
+    if state == "absent":
         return _absent(client, members, member, check_mode, wait_timeout, avoid=params.get("leader_avoid") or ())
+    if state == "not_leader":
+        return _not_leader(client, members, member, check_mode, wait_timeout, avoid=params.get("leader_avoid") or ())
     return _present(client, params, members, member, name, peer_urls, check_mode, wait_timeout)
 
 
@@ -170,6 +173,22 @@ def _absent(client, members, member, check_mode, wait_timeout, avoid=()):
     else:
         members = [m for m in members if m["id"] != member["id"]]
     return _result(actions, None, members, dict(member))
+
+
+def _not_leader(client, members, member, check_mode, wait_timeout, avoid=()):
+    """The member stays as it is; when it leads, its leadership moves to another healthy voter.
+
+    Run before the member's etcd is stopped for good (its host leaves the cluster): the leadership moves once, to a
+    member that stays, and the member's last moments serve no write of the cluster's.
+    """
+    if member is None or member["is_learner"] or not member["client_urls"]:
+        return _result([], member, members, dict(member) if member else None)
+    info = cluster_info(client)
+    if info["leader_id"] != member["id"]:
+        return _result([], member, members, dict(member))
+    if not check_mode:
+        _move_leader(client, info, member, wait_timeout, avoid=avoid)
+    return _result(["leader_moved"], member, members, dict(member))
 
 
 def _move_leader(client, info, member, wait_timeout, avoid=(), clock=time.monotonic, sleep=time.sleep):

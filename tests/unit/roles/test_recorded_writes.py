@@ -41,10 +41,10 @@ ALLOWED = {
     ('etcd', "Look at the member's certificates, data and etcd binary (one read, nothing changes)"): 'a read',
     # a repair of a member removed from the cluster: the fast path sees it (the member's recorded health check fails),
     # and the run that follows joins it again, which records the member as a new one
-    ('etcd', "Stop the removed member's etcd - {{ etcd_name }}"): 'a repair; the join that follows is recorded',
-    ('etcd', "Take the removed member's manifest away, so that the kubelet stops its etcd - {{ etcd_name }}"):
-        'a repair; the join that follows writes the manifest again, recorded',
-    ('etcd', 'Wait until no etcd process is left on the member (bounded)'): 'a read',
+    # tasks/stop.yml's daemon call records the stop; its wait is a read
+    ('etcd', 'Wait until no etcd process is left (bounded) - {{ _etcd_stop_host | default(inventory_hostname) }}'): 'a read',
+    ('etcd', "Wipe the removed member's data on its host (etcd_remove_wipe_data) - {{ _etcd_leaving }}"):
+        'on a host that left the cluster, asked for by etcd_remove_wipe_data',
     ('etcd', "Set the removed member's data aside (kept) - {{ etcd_name }}"): 'a repair: the data is kept, not configuration',
     # playbooks/etcd-restore.yml (tasks/restore.yml): an operation on data, run on demand and confirmed; the
     # site.yml run it ends with records the hosts again

@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import (
-    FilterModule, etcd_data_hosts, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen, etcd_unlisted_members)
+    FilterModule, etcd_data_hosts, etcd_data_path, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen, etcd_unlisted_members)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
@@ -51,7 +51,7 @@ def by_path(files):
 
 def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts',
-                                             'etcd_unlisted_members', 'etcd_quorum_lost'}
+                                             'etcd_unlisted_members', 'etcd_quorum_lost', 'etcd_data_path'}
 
 
 def test_urls_paths_and_cluster():
@@ -79,6 +79,15 @@ def test_shared_storage_gives_each_member_a_subdirectory():
     assert plan(data_mount={'src': '/dev/vdb', 'fstype': 'ext4'})['data_path'] == '/var/etcd/data'
     # a relative path is the inventory check's to report, not an error here
     assert plan(data_dir='var/etcd')['mount_unit'] == ''
+
+
+def test_a_leaving_members_data_path_is_the_one_its_plan_had():
+    """etcd_data_path (a member that leaves is no longer planned) agrees with the plan's data_path."""
+    shared = {'src': 'nfs:/x', 'fstype': 'nfs4', 'path': '/srv/etcd', 'shared': 'yes'}
+    assert etcd_data_path('/var/etcd/data', shared, 'e1') == plan(data_mount=shared)['data_path'] == '/srv/etcd/e1'
+    assert etcd_data_path('/var/etcd/data', {}, 'e4') == plan()['data_path'] == '/var/etcd/data'
+    assert etcd_data_path('/data/etcd', {'src': '/dev/vdb', 'fstype': 'ext4'}, 'e4') == '/data/etcd'
+    assert FilterModule().filters()['etcd_data_path'] is etcd_data_path
 
 
 def test_release_from_a_url_a_directory_or_a_package():

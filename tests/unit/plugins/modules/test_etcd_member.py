@@ -132,3 +132,24 @@ def test_the_leadership_goes_to_a_member_that_stays(etcd_fresh_plain):
     remaining = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name != leader]
     after = run_module("etcd_cluster_info", dict(cluster.connection_args(), endpoints=remaining))
     assert after["leader"] == others[1], after
+
+
+def test_not_leader_moves_only_the_leadership(etcd_fresh_plain):
+    """state=not_leader: the leader hands its leadership to a member not in leader_avoid; the member list is unchanged."""
+    cluster = etcd_fresh_plain
+    before = run_module("etcd_cluster_info", cluster.connection_args())
+    leader = before["leader"]
+    others = [m["name"] for m in before["members"] if m["name"] != leader]
+    args = dict(cluster.connection_args(), name=leader, state="not_leader", leader_avoid=[others[0]])
+    check = run_module("etcd_member", args, check_mode=True)
+    assert (check["changed"], check["action"]) == (True, "leader_moved"), check
+    assert run_module("etcd_cluster_info", cluster.connection_args())["leader"] == leader, "check mode moved nothing"
+    result = run_module("etcd_member", args)
+    assert (result["changed"], result["action"]) == (True, "leader_moved"), result
+    after = run_module("etcd_cluster_info", cluster.connection_args())
+    assert after["leader"] == others[1] and sorted(m["name"] for m in after["members"]) == sorted(m["name"] for m in before["members"])
+    # not the leader any more, and a follower or an absent member: nothing to do
+    again = run_module("etcd_member", args)
+    assert (again["changed"], again["action"]) == (False, "none"), again
+    gone = run_module("etcd_member", dict(cluster.connection_args(), name="etcd-gone", state="not_leader"))
+    assert (gone["changed"], gone["action"], gone["member"]) == (False, "none", None), gone
