@@ -43,10 +43,11 @@ def podman(*args, check=True, timeout=60):
 
 def find_ca():
     """The scenario's cluster CA on the controller."""
-    found = sorted(glob.glob(os.path.expanduser('~/.ansible/tmp/molecule.*.apiserver/secrets/ca/kubernetes.crt')))
+    found = glob.glob(os.path.expanduser('~/.ansible/tmp/molecule.*.apiserver/secrets/ca/kubernetes.crt'))
     if not found:
         sys.exit('no CA found under ~/.ansible/tmp/molecule.*.apiserver/secrets: run "molecule converge -s apiserver" first')
-    return found[-1]
+    # the newest (one per checkout of the collection that ran the scenario)
+    return max(found, key=os.path.getmtime)
 
 
 def watch(node, server, state, timeout=30):

@@ -2,10 +2,21 @@
 
     vipclient.py probe URL --ca CA [--cert C --key K] [--sni NAME]   one GET, one retry; JSON result
     vipclient.py loop URL --ca CA --stop-file F [--interval 0.05]    GET until F exists; JSON counts
+    vipclient.py api-loop URL --ca CA --cert C --key K --namespace NS --stop-file F [--interval 0.1]
+                                                                     list, create and watch until F exists
 
 TLS is always verified against CA, and the host name (or --sni NAME) against the certificate.
 "loop" allows one retry per request, as a client library would; ``failed`` counts requests that
 failed twice in a row.
+
+"api-loop" is a Kubernetes client of the API behind URL, with no retry at all: it creates NS (if
+missing), keeps one watch on NS's ConfigMaps open (re-opened from the last resourceVersion when a
+stream ends or breaks, as client-go's reflector does; a relist when the apiserver answers 410
+Gone), and until F exists lists NS's ConfigMaps and creates one, each on a new connection. Every
+request that raises or answers another status than expected counts as failed, with its error
+kept (the last 10). At the end it waits (at most 20 s) until the watch has seen every ConfigMap it
+created, and prints JSON: the counts, the slowest request, and the watch's reconnects, relists
+and the names it never saw (``missed``).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import os
 import socket
 import ssl
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -53,6 +65,147 @@ def attempt(url, context, sni=None, expect=200):
     return False, True, detail
 
 
+def call(base, context, method, path, body=None, timeout=30.0):
+    """(status, parsed JSON or text) of one request on a new connection."""
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=payload, headers={'Content-Type': 'application/json', 'Accept': 'application/json'})
+        resp = conn.getresponse()
+        text = resp.read().decode('utf-8', 'replace')
+        try:
+            return resp.status, json.loads(text)
+        except ValueError:
+            return resp.status, text
+    finally:
+        conn.close()
+
+
+class Watcher(threading.Thread):
+    """One watch on a namespace's ConfigMaps, kept open from the last resourceVersion it saw."""
+
+    def __init__(self, base, context, namespace, resource_version):
+        super().__init__(daemon=True)
+        self.base, self.context, self.namespace = base, context, namespace
+        self.resource_version = resource_version
+        self.seen = set()
+        self.counts = {'events': 0, 'streams': 0, 'reconnects': 0, 'relists': 0, 'errors': []}
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def note(self, detail):
+        self.counts['errors'] = (self.counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+
+    def relist(self):
+        status, body = call(self.base, self.context, 'GET', '/api/v1/namespaces/%s/configmaps' % self.namespace)
+        if status != 200:
+            raise OSError('relist: status %d' % status)
+        with self.lock:
+            self.seen.update(item['metadata']['name'] for item in body['items'])
+        self.resource_version = body['metadata']['resourceVersion']
+        self.counts['relists'] += 1
+
+    def stream(self):
+        """Read one watch stream to its end; False when it ended with an error."""
+        parts = urllib.parse.urlsplit(self.base)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=90, context=self.context)
+        try:
+            conn.request('GET', '/api/v1/namespaces/%s/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=60'
+                         '&resourceVersion=%s' % (self.namespace, self.resource_version))
+            resp = conn.getresponse()
+            if resp.status != 200:
+                self.note('watch: status %d' % resp.status)
+                if resp.status == 410:
+                    self.relist()
+                return False
+            self.counts['streams'] += 1
+            while not self.stopping.is_set():
+                line = resp.readline()
+                if not line:
+                    return True
+                event = json.loads(line)
+                obj = event.get('object') or {}
+                if event.get('type') == 'ERROR':
+                    self.note('watch event ERROR: %s' % obj.get('message'))
+                    if obj.get('code') == 410:
+                        self.relist()
+                    return False
+                self.resource_version = obj['metadata']['resourceVersion']
+                if event.get('type') == 'ADDED':
+                    with self.lock:
+                        self.seen.add(obj['metadata']['name'])
+                self.counts['events'] += 1
+            return True
+        finally:
+            conn.close()
+
+    def run(self):
+        first = True
+        while not self.stopping.is_set():
+            if not first:
+                self.counts['reconnects'] += 1
+            first = False
+            try:
+                if not self.stream():
+                    time.sleep(0.2)
+            except (OSError, ssl.SSLError, http.client.HTTPException, ValueError, KeyError) as exc:
+                self.note('watch: %s: %s' % (type(exc).__name__, exc))
+                time.sleep(0.2)
+
+
+def api_loop(args, context):
+    """list, create and watch until the stop file exists; the JSON counts."""
+    ns = args.namespace
+    status, body = call(args.url, context, 'POST', '/api/v1/namespaces', {'metadata': {'name': ns}})
+    if status not in (201, 409):
+        raise SystemExit('cannot create namespace %s: %d %s' % (ns, status, body))
+    status, body = call(args.url, context, 'GET', '/api/v1/namespaces/%s/configmaps' % ns)
+    if status != 200:
+        raise SystemExit('cannot list configmaps in %s: %d %s' % (ns, status, body))
+    watcher = Watcher(args.url, context, ns, body['metadata']['resourceVersion'])
+    with watcher.lock:
+        watcher.seen.update(item['metadata']['name'] for item in body['items'])
+    watcher.start()
+    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'failed': 0, 'errors': [], 'slowest': 0.0}
+    created = []
+    started = time.monotonic()
+    number = 0
+    while not os.path.exists(args.stop_file) and time.monotonic() - started < args.max_seconds:
+        number += 1
+        name = 'loop-%d-%d' % (int(time.time()), number)
+        for kind, method, path, body, expect in (
+                ('list', 'GET', '/api/v1/namespaces/%s/configmaps?limit=100' % ns, None, 200),
+                ('create', 'POST', '/api/v1/namespaces/%s/configmaps' % ns, {'metadata': {'name': name}, 'data': {'n': str(number)}}, 201)):
+            began = time.monotonic()
+            try:
+                status, answer = call(args.url, context, method, path, body)
+                ok = status == expect
+                detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
+            except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+                ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
+            counts['slowest'] = max(counts['slowest'], round(time.monotonic() - began, 3))
+            counts['requests'] += 1
+            counts[kind + 's'] += 1
+            if ok and kind == 'create':
+                created.append(name)
+            if not ok:
+                counts['failed'] += 1
+                counts['errors'] = (counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+        time.sleep(args.interval)
+    counts['seconds'] = round(time.monotonic() - started, 1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with watcher.lock:
+            missed = [n for n in created if n not in watcher.seen]
+        if not missed:
+            break
+        time.sleep(0.2)
+    watcher.stopping.set()
+    counts['watch'] = dict(watcher.counts, missed=len(missed), missed_names=missed[:5])
+    return counts
+
+
 def context_for(args):
     """Client TLS context: the CA, and the client certificate if given."""
     context = ssl.create_default_context(cafile=args.ca)
@@ -64,7 +217,7 @@ def context_for(args):
 def main():
     """Command line."""
     parser = argparse.ArgumentParser()
-    parser.add_argument('command', choices=['probe', 'loop'])
+    parser.add_argument('command', choices=['probe', 'loop', 'api-loop'])
     parser.add_argument('url')
     parser.add_argument('--ca', required=True)
     parser.add_argument('--cert')
@@ -74,8 +227,12 @@ def main():
     parser.add_argument('--stop-file')
     parser.add_argument('--interval', type=float, default=0.05)
     parser.add_argument('--max-seconds', type=float, default=900)
+    parser.add_argument('--namespace', default='vipclient')
     args = parser.parse_args()
     context = context_for(args)
+    if args.command == 'api-loop':
+        print(json.dumps(api_loop(args, context)))
+        return 0
     if args.command == 'probe':
         ok, retried, detail = attempt(args.url, context, args.sni, args.expect)
         print(json.dumps({'ok': ok, 'retried': retried, 'body': detail}))
