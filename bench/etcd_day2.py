@@ -103,9 +103,11 @@ def main():
                 print('  errors: %s' % counts['errors'])
     print()
     for name, got in rows.items():
+        seconds = [row[0] for row in got]
+        counts = [row[1] for row in got]
         print('%-14s median %.1f s per step (two members, and the rolls of the apiservers and podmaster), %d failed requests '
-              'of %d in all, slowest request %.2f s' % (name, statistics.median(s for s, _ in got),
-            sum(c['failed'] for _, c in got), sum(c['requests'] for _, c in got), max(c['slowest'] for _, c in got)))
+              'of %d in all, slowest request %.2f s' % (name, statistics.median(seconds), sum(c['failed'] for c in counts),
+                                                        sum(c['requests'] for c in counts), max(c['slowest'] for c in counts)))
     print('load average: %s' % ' '.join('%.2f' % x for x in os.getloadavg()))
     return 0
 

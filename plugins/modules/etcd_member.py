@@ -124,7 +124,8 @@ RETURN = r"""
 action:
   description:
     - What the module did (or would do in check mode); V(none), V(removed) (V(leader_moved_and_removed) when the member
-      led the cluster), V(leader_moved) (O(state=not_leader), when it led), or V(added), V(updated) and V(promoted) joined by C(_and_) in that order, like V(added_and_promoted).
+      led the cluster), V(leader_moved) (O(state=not_leader), when it led), or V(added), V(updated) and V(promoted)
+      joined by C(_and_) in that order, like V(added_and_promoted).
   returned: success
   type: str
   sample: added
