@@ -188,7 +188,11 @@ def etcd_seen(lines):
 
 
 def etcd_data_hosts(hosts, hostvars):
-    """The members whose read found a member/ directory in their data dir (members not read yet are left out)."""
+    """The members whose read found member/wal/ in their data dir (members not read yet are left out).
+
+    etcd itself counts a member as initialized by its WAL directory: a member/ left by a start that failed before its
+    first WAL entry (a join with a wrong initial cluster, say) holds no data, and the member joins again.
+    """
     out = []
     for host in hosts or []:
         hv = get(hostvars, host)
@@ -197,7 +201,7 @@ def etcd_data_hosts(hosts, hostvars):
         member = get(hv, "_etcd_member") if hv is not None else None
         if stdout is None or member is None:
             continue
-        if ("\n%s/member\tdirectory\t" % get(member, "data_dir")) in "\n" + str(stdout):
+        if ("\n%s/member/wal\tdirectory\t" % get(member, "data_dir")) in "\n" + str(stdout):
             out.append(host)
     return out
 
@@ -346,7 +350,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
 
     # the one read of the member before anything changes (tasks/main.yml)
     discovery_ca = [s["discovery_ca_cert"]] if (bootstrap == "discovery" and s.text("discovery_ca_cert")) else []
-    read_paths = tls_paths + [data_path + "/member"] + ([binary] if mode == "host" else []) + discovery_ca + [SNAPSHOT_TIMER]
+    read_paths = tls_paths + [data_path + "/member", data_path + "/member/wal"] + ([binary] if mode == "host" else []) + discovery_ca + [SNAPSHOT_TIMER]
     binary_present = mode != "host" or binary in seen
 
     # files etcd reads that other tasks keep (the certificates; from a release URL, the binary): a change restarts it

@@ -119,8 +119,8 @@ def test_release_from_a_url_a_directory_or_a_package():
 
 def test_the_read_and_what_it_found():
     p = plan()
-    assert p['read_paths'] == TLS + ['/var/etcd/data/member', BINARY, SNAPSHOT_TIMER]
-    assert plan(mode='static_pod')['read_paths'] == TLS + ['/var/etcd/data/member', SNAPSHOT_TIMER]
+    assert p['read_paths'] == TLS + ['/var/etcd/data/member', '/var/etcd/data/member/wal', BINARY, SNAPSHOT_TIMER]
+    assert plan(mode='static_pod')['read_paths'] == TLS + ['/var/etcd/data/member', '/var/etcd/data/member/wal', SNAPSHOT_TIMER]
     disc = plan(bootstrap='discovery', discovery_ca_cert='/etc/etcd/d/ca.crt')
     assert disc['read_paths'][-2:] == ['/etc/etcd/d/ca.crt', SNAPSHOT_TIMER]
     assert not p['binary_present'] and plan(seen={BINARY: {}})['binary_present'] and plan(mode='static_pod')['binary_present']
@@ -236,15 +236,18 @@ def test_seen_parses_the_read():
 
 def test_data_hosts_from_each_members_read():
     def read(data_dir, has):
-        return {'stdout': 'x\tregular file\t0644\tetcd' + ('\n%s/member\tdirectory\t0700\tetcd' % data_dir if has else '')}
+        found = '\n%s/member\tdirectory\t0700\tetcd\n%s/member/wal\tdirectory\t0700\tetcd' % (data_dir, data_dir)
+        return {'stdout': 'x\tregular file\t0644\tetcd' + (found if has else '')}
     hostvars = {
         'e1': {'_etcd_member': {'data_dir': '/var/etcd/data'}, '_etcd_read': read('/var/etcd/data', True)},
         'e2': {'_etcd_member': {'data_dir': '/srv/etcd/e2'}, '_etcd_read': read('/var/etcd/data', True)},  # not its data dir
         'e3': {'_etcd_member': {'data_dir': '/var/etcd/data'}},  # not read yet
         'e4': {'_etcd_member': {'data_dir': '/var/etcd/data'}, '_etcd_read': read('/var/etcd/data', False)},
         'e5': {'_etcd_member': {'data_dir': '/d'}, '_etcd_read': {'stdout': '/d/member\tregular file\t0644\tetcd'}},
+        # member/ without a WAL: a start that failed before its first entry (etcd counts it as not initialized)
+        'e7': {'_etcd_member': {'data_dir': '/d'}, '_etcd_read': {'stdout': '/d/member\tdirectory\t0700\tetcd'}},
     }
-    assert etcd_data_hosts(['e1', 'e2', 'e3', 'e4', 'e5', 'e6'], hostvars) == ['e1']
+    assert etcd_data_hosts(['e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7'], hostvars) == ['e1']
 
 
 def removed_world():
