@@ -114,6 +114,9 @@ _value:
     has_data: {description: This member holds data., type: bool}
     fresh: {description: No member holds data (the cluster bootstraps in this run)., type: bool}
     joining: {description: This member joins a running cluster., type: bool}
+    learner_phase:
+      description: The member joins now, as a learner - its flags and health use 127.0.0.1 only until join.yml promotes it.
+      type: bool
     bootstrap_state: {description: new or existing., type: str}
     v3_discovery: {description: Discovery uses etcd's v3 protocol (etcd 3.6 and later)., type: bool}
     discovering: {description: The member bootstraps through discovery in this run., type: bool}
@@ -264,13 +267,13 @@ def _discovery_flags(s, discovery, v3):
     return flags
 
 
-def _flags(s, peer_url, client_url, local_client_url, data_path):
+def _flags(s, peer_url, client_url, local_client_url, data_path, learner_phase=False):
     flags = {
         "name": s["name"],
         "data-dir": data_path,
         "listen-peer-urls": peer_url,
         "initial-advertise-peer-urls": peer_url,
-        "listen-client-urls": client_url + "," + local_client_url,
+        "listen-client-urls": local_client_url if learner_phase else client_url + "," + local_client_url,
         "advertise-client-urls": client_url,
         "cert-file": s["server_cert"],
         "key-file": s["server_key"],
@@ -394,7 +397,13 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
 
     # the daemon calls of tasks/main.yml
     staged_manifest = s.text("config_dir") + "/etcd.yaml"
-    health = {"url": client_url + "/health", "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
+    # A member that joins starts as a learner, which refuses writes ("rpc not supported for learner"): while it is one,
+    # it listens for clients on 127.0.0.1 only, so that the apiservers and podmaster, whose endpoint lists may name its
+    # address already (a member replaced or repaired in place), are refused a connection (which their clients retry on
+    # another member) instead of a write. join.yml starts it so, promotes it, then restarts it with its client URL.
+    learner_phase = joining and not boolean(bootstrapped, strict=False)
+    health_url = (local_client_url if learner_phase else client_url) + "/health"
+    health = {"url": health_url, "ca_path": s["ca_cert"], "client_cert": s["server_cert"], "client_key": s["server_key"]}
     # process: a restart waits for the kubelet to replace the pod before the member's health counts (the old one answers
     # it); health: recorded, so that a re-run's fast path sees a member that stopped serving (removed, crash-looping),
     # awaited as long as the role's other health waits (the kubelet starts the pod, a joining member catches up)
@@ -437,7 +446,7 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
         endpoints=endpoints, names=names, initial_cluster=initial_cluster, cluster_token=token,
         has_data=has_data, fresh=fresh, joining=joining, bootstrap_state=state, v3_discovery=v3, discovering=discovering,
         discovery_url=discovery.get("discovery_url", ""), bootstrap_flags=bootstrap_flags,
-        flags=_flags(s, peer_url, client_url, local_client_url, data_path),
+        flags=_flags(s, peer_url, client_url, local_client_url, data_path, learner_phase), learner_phase=learner_phase,
         files=files, units=units, record_files=record_files, health=health, refuse=refuse,
         snapshot_status_key=SNAPSHOT_STATUS_KEY, snapshot_members=_snapshot_members(members), snapshot_max_age=2 * 3600 * to_int(s["snapshot_interval_hours"]),
         snapshot_pyz_local=zipapp_built(pyz_build)[0],

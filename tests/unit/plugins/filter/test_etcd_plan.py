@@ -338,5 +338,14 @@ def test_joining_members_start_with_the_member_list_of_their_turn():
     assert initial('e2') == 'e1=https://10.0.0.11:2380,e2=https://10.0.0.12:2380'
     assert initial('e3') == INITIAL, "e2 joined before it"
     assert initial('e2', bootstrapped=True) == INITIAL, "settled once joined"
+    # a joining member listens for clients on 127.0.0.1 only until it is promoted (a learner refuses writes: clients that
+    # name its address already must be refused a connection, not a write); its health is read there
+    joining = etcd_plan(DEFAULTS, host='e2', hosts=HOSTS, members=members, data_hosts=['e1'])
+    assert joining['learner_phase'] and joining['flags']['listen-client-urls'] == 'https://127.0.0.1:2379'
+    assert joining['flags']['advertise-client-urls'] == joining['client_url'] != 'https://127.0.0.1:2379'
+    assert joining['units'][0]['health']['url'] == 'https://127.0.0.1:2379/health'
+    voter = etcd_plan(DEFAULTS, host='e2', hosts=HOSTS, members=members, data_hosts=['e1'], bootstrapped=True)
+    assert not voter['learner_phase'] and voter['flags']['listen-client-urls'] == voter['client_url'] + ',https://127.0.0.1:2379'
+    assert voter['units'][0]['health']['url'] == voter['client_url'] + '/health'
     # one member that lost its data: the whole inventory, as before
     assert etcd_plan(DEFAULTS, host='e2', hosts=HOSTS, members=members, data_hosts=['e1', 'e3'])['bootstrap_flags']['initial-cluster'] == INITIAL
