@@ -9,8 +9,9 @@ TLS is always verified against CA, and the host name (or --sni NAME) against the
 "loop" allows one retry per request, as a client library would; ``failed`` counts requests that
 failed twice in a row.
 
-"api-loop" is a Kubernetes client of the API behind URL, with no retry at all: it creates NS (if
-missing), keeps one watch on NS's ConfigMaps open (re-opened from the last resourceVersion when a
+"api-loop" is a Kubernetes client of the API behind URL that retries as client-go does and no more:
+a GET whose connection was reset or closed before an answer is sent again once (counted in
+``get_retries``), a write never. It creates NS (if missing), keeps one watch on NS's ConfigMaps open (re-opened from the last resourceVersion when a
 stream ends or breaks, as client-go's reflector does; a relist when the apiserver answers 410
 Gone), and until F exists lists NS's ConfigMaps and creates one, each on a new connection. Every
 request that raises or answers another status than expected counts as failed, with its error
@@ -63,6 +64,10 @@ def attempt(url, context, sni=None, expect=200):
         if number == 1:
             time.sleep(0.2)
     return False, True, detail
+
+
+# a connection closed or reset before the answer: what client-go's IsConnectionReset / IsProbableEOF recognise
+CONNECTION_LOST = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, http.client.RemoteDisconnected)
 
 
 def call(base, context, method, path, body=None, timeout=30.0):
@@ -167,7 +172,7 @@ def api_loop(args, context):
     with watcher.lock:
         watcher.seen.update(item['metadata']['name'] for item in body['items'])
     watcher.start()
-    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'failed': 0, 'errors': [], 'slowest': 0.0}
+    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'failed': 0, 'errors': [], 'slowest': 0.0, 'get_retries': 0, 'retried': []}
     created = []
     started = time.monotonic()
     number = 0
@@ -178,12 +183,21 @@ def api_loop(args, context):
                 ('list', 'GET', '/api/v1/namespaces/%s/configmaps?limit=100' % ns, None, 200),
                 ('create', 'POST', '/api/v1/namespaces/%s/configmaps' % ns, {'metadata': {'name': name}, 'data': {'n': str(number)}}, 201)):
             began = time.monotonic()
-            try:
-                status, answer = call(args.url, context, method, path, body)
-                ok = status == expect
-                detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
-            except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-                ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
+            for attempt_number in (1, 2):
+                try:
+                    status, answer = call(args.url, context, method, path, body)
+                    ok = status == expect
+                    detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
+                except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+                    ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
+                    # client-go retries a GET (never a write) whose connection was reset or closed before an answer
+                    # (an apiserver that stopped while the balancer still sent it the connection): so does this client,
+                    # once, and counts it apart
+                    if method == 'GET' and attempt_number == 1 and isinstance(exc, CONNECTION_LOST):
+                        counts['get_retries'] += 1
+                        counts['retried'] = (counts['retried'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+                        continue
+                break
             counts['slowest'] = max(counts['slowest'], round(time.monotonic() - began, 3))
             counts['requests'] += 1
             counts[kind + 's'] += 1
