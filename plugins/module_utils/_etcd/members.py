@@ -159,13 +159,9 @@ def _absent(client, members, member, check_mode, wait_timeout, avoid=()):
                 "%d. Now: %s. Bring the down members back first (or replace them one at a time)." % (
                     member["name"] or member["id"], after["healthy_count"], after["member_count"],
                     after["quorum_size"], describe(info)), member=member)
-    actions = []
-    if info is not None and info["leader_id"] == member["id"] and member["client_urls"]:
-        # the leader leaves last: hand its leadership to another healthy voter first, so the cluster does not wait
-        # for an election after the removal (kubespray and etcd's runbook do the same)
-        actions.append("leader_moved")
-        if not check_mode:
-            _move_leader(client, info, member, wait_timeout, avoid=avoid)
+    # the leader leaves last: hand its leadership to another healthy voter first, so the cluster does not wait
+    # for an election after the removal (kubespray and etcd's runbook do the same)
+    actions = ["leader_moved"] if info is not None and _hand_over(client, info, member, check_mode, wait_timeout, avoid) else []
     actions.append("removed")
     if not check_mode:
         _retry(lambda: client.member_remove(member["id"]), wait_timeout)
@@ -181,14 +177,19 @@ def _not_leader(client, members, member, check_mode, wait_timeout, avoid=()):
     Run before the member's etcd is stopped for good (its host leaves the cluster): the leadership moves once, to a
     member that stays, and the member's last moments serve no write of the cluster's.
     """
-    if member is None or member["is_learner"] or not member["client_urls"]:
+    if member is None or member["is_learner"]:
         return _result([], member, members, dict(member) if member else None)
-    info = cluster_info(client)
-    if info["leader_id"] != member["id"]:
-        return _result([], member, members, dict(member))
+    moved = _hand_over(client, cluster_info(client), member, check_mode, wait_timeout, avoid)
+    return _result(["leader_moved"] if moved else [], member, members, dict(member))
+
+
+def _hand_over(client, info, member, check_mode, wait_timeout, avoid):
+    """When ``member`` leads (per ``info``), move its leadership (not in check mode); whether it led."""
+    if info["leader_id"] != member["id"] or not member["client_urls"]:
+        return False
     if not check_mode:
         _move_leader(client, info, member, wait_timeout, avoid=avoid)
-    return _result(["leader_moved"], member, members, dict(member))
+    return True
 
 
 def _move_leader(client, info, member, wait_timeout, avoid=(), clock=time.monotonic, sleep=time.sleep):
