@@ -7,8 +7,7 @@ etcd on the default release with three members: apiserver-m1..m3 behind the VIP 
 and the etcd-only hosts apiserver-e4 and apiserver-e5 out of the cluster). Each round grows etcd 3 -> 5 onto
 e4 and e5 (the scenario's converge.yml with files/etcd_grown.yml added to the inventory) and shrinks it back
 (etcd_remove_members, their data wiped), as the scenario's etcd_day2.yml does, while a client of the API
-through the VIP lists, creates and watches ConfigMaps, retrying only as client-go does (files/vipclient.py
-api-loop; the figures of 2026-12-05 were taken with no retry at all). It first
+through the VIP lists, creates, gets and watches ConfigMaps and never retries (files/vipclient.py api-loop). It first
 shrinks to three members (not measured), whatever an earlier run left. Prints each step's wall time, the
 seconds of the role's per-member tasks (joins, stops and removals, from the task timings), the client's
 requests, failures and slowest request, the medians, and the load average. It never asserts.

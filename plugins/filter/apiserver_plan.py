@@ -67,6 +67,11 @@ _value:
     audit_policy:
       description: The audit Policy.
       type: dict
+    stop_timeout:
+      description:
+        - Seconds a stopping apiserver may take (the shutdown delay and the drain of its requests in flight), for the
+          unit's C(TimeoutStopSec) and the static pod's C(terminationGracePeriodSeconds).
+      type: int
     problems:
       description: One message per problem with the settings; empty when there is none.
       type: list
@@ -87,13 +92,26 @@ OWNED_FLAGS = frozenset((
     'advertise-address', 'anonymous-auth', 'authentication-config', 'authorization-mode', 'basic-auth-file',
     'bind-address', 'client-ca-file', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'etcd-servers',
     'insecure-bind-address', 'insecure-port', 'secure-port', 'service-account-issuer', 'service-account-key-file',
-    'service-account-signing-key-file', 'tls-cert-file', 'tls-private-key-file', 'token-auth-file'))
+    'service-account-signing-key-file', 'shutdown-delay-duration', 'tls-cert-file', 'tls-private-key-file',
+    'token-auth-file'))
+
+# after the shutdown delay kube-apiserver waits for its in-flight requests (at most --request-timeout, 60 s by
+# default) before it exits: systemd and the kubelet must not kill it sooner
+DRAIN_SECONDS = 70
 # certificates and keys under apiserver_secrets_dir the apiserver reads
 SECRET_FILES = ('ca.crt', 'server.cert', 'server.key', 'etcd-ca.crt', 'apiserver-etcd-client.crt',
                 'apiserver-etcd-client.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key',
                 'sa.key', 'sa.pub')
 CONFIG_FILES = ('audit-policy.yaml', 'authentication-config.yaml')
 UNIT_FILE = '/etc/systemd/system/kube-apiserver.service'
+
+
+def _delay(s):
+    """apiserver_shutdown_delay_seconds as a whole number of seconds (0 or more); None when it is not one."""
+    value = s['shutdown_delay_seconds']
+    if isinstance(value, bool) or not re.match(r'^\d+$', str(value).strip()):
+        return None
+    return int(str(value).strip())
 
 
 def _problems(s, version, etcd_urls):
@@ -113,7 +131,11 @@ def _problems(s, version, etcd_urls):
     if owned:
         p.append("apiserver_extra_args sets %s, which the role sets itself (or which would open an insecure or legacy "
                  "path). Use the role's variables instead (apiserver_secure_port, apiserver_bind_address, "
-                 "apiserver_anonymous_auth, apiserver_legacy_*_auth)." % owned)
+                 "apiserver_anonymous_auth, apiserver_legacy_*_auth, apiserver_shutdown_delay_seconds)." % owned)
+    if _delay(s) is None:
+        p.append("apiserver_shutdown_delay_seconds is %r; set it to a whole number of seconds, 0 or more, longer than "
+                 "the load balancer takes to stop sending new connections to an apiserver whose /readyz fails "
+                 "(haproxy here: loadbalancer_check_interval x loadbalancer_check_fall, 1 s by default)." % (s['shutdown_delay_seconds'],))
     if s['anonymous_auth'] == 'health_only' and not version_at_least(version, '1.32'):
         p.append("apiserver_anonymous_auth is health_only but Kubernetes %s cannot limit anonymous requests to health "
                  "paths (KEP-4633 needs 1.32+). Set apiserver_anonymous_auth: disabled (every request, health checks "
@@ -149,6 +171,9 @@ def _flags(s, secrets, config_dir, etcd_urls, version):
         'service-account-key-file': secrets + '/sa.pub',
         'service-account-signing-key-file': secrets + '/sa.key',
         'service-cluster-ip-range': s['service_cidr'],
+        # graceful stop: /readyz fails at once while the apiserver keeps serving for this long, so the balancer takes it
+        # out of rotation before its listener closes; then it finishes the requests in flight and exits
+        'shutdown-delay-duration': '%ss' % (_delay(s) or 0),
         'tls-cert-file': secrets + '/server.cert',
         'tls-min-version': 'VersionTLS12',
         'tls-private-key-file': secrets + '/server.key',
@@ -220,6 +245,8 @@ def apiserver_plan(settings, etcd_urls):
 
     return {
         'flags': _flags(s, secrets, config_dir, etcd_urls, version),
+        # how long systemd (TimeoutStopSec) or the kubelet (terminationGracePeriodSeconds) lets a stopping apiserver run
+        'stop_timeout': (_delay(s) or 0) + DRAIN_SECONDS,
         'inputs': inputs,
         'config_files': config_files,
         'files': files,

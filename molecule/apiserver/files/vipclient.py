@@ -3,21 +3,22 @@
     vipclient.py probe URL --ca CA [--cert C --key K] [--sni NAME]   one GET, one retry; JSON result
     vipclient.py loop URL --ca CA --stop-file F [--interval 0.05]    GET until F exists; JSON counts
     vipclient.py api-loop URL --ca CA --cert C --key K --namespace NS --stop-file F [--interval 0.1]
-                                                                     list, create and watch until F exists
+                                                                     list, create, get and watch until F exists
 
 TLS is always verified against CA, and the host name (or --sni NAME) against the certificate.
 "loop" allows one retry per request, as a client library would; ``failed`` counts requests that
 failed twice in a row.
 
-"api-loop" is a Kubernetes client of the API behind URL that retries as client-go does and no more:
-a GET whose connection was reset or closed before an answer is sent again once (counted in
-``get_retries``), a write never. It creates NS (if missing), keeps one watch on NS's ConfigMaps open (re-opened from the last resourceVersion when a
-stream ends or breaks, as client-go's reflector does; a relist when the apiserver answers 410
-Gone), and until F exists lists NS's ConfigMaps and creates one, each on a new connection. Every
-request that raises or answers another status than expected counts as failed, with its error
-kept (the last 10). At the end it waits (at most 20 s) until the watch has seen every ConfigMap it
-created, and prints JSON: the counts, the slowest request, and the watch's reconnects, relists
-and the names it never saw (``missed``).
+"api-loop" is a Kubernetes client of the API behind URL that never retries: each request is made once,
+on a new connection, and counts as failed when it raises or answers another status than expected. It
+creates NS (if missing), keeps one watch on NS's ConfigMaps open (re-opened from the last
+resourceVersion when a stream ends, as client-go's reflector does; a relist when the apiserver answers
+410 Gone), and until F exists lists NS's ConfigMaps, creates one and gets it by name. A watch request
+that fails to open counts as failed too (``failed`` is the sum; ``watch.failed`` its part); a stream that breaks after it opened is counted apart
+(``watch.broken``: the reflector re-opens it, and ``missed`` shows whether anything was lost). The
+last 10 errors are kept. At the end it waits (at most 20 s) until the watch has seen every ConfigMap
+it created, and prints JSON: the counts, the slowest request, and the watch's reconnects, relists and
+the names it never saw (``missed``).
 """
 
 from __future__ import annotations
@@ -66,10 +67,6 @@ def attempt(url, context, sni=None, expect=200):
     return False, True, detail
 
 
-# a connection closed or reset before the answer: what client-go's IsConnectionReset / IsProbableEOF recognise
-CONNECTION_LOST = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, http.client.RemoteDisconnected)
-
-
 def call(base, context, method, path, body=None, timeout=30.0):
     """(status, parsed JSON or text) of one request on a new connection."""
     parts = urllib.parse.urlsplit(base)
@@ -95,7 +92,7 @@ class Watcher(threading.Thread):
         self.base, self.context, self.namespace = base, context, namespace
         self.resource_version = resource_version
         self.seen = set()
-        self.counts = {'events': 0, 'streams': 0, 'reconnects': 0, 'relists': 0, 'errors': []}
+        self.counts = {'events': 0, 'streams': 0, 'reconnects': 0, 'relists': 0, 'failed': 0, 'broken': 0, 'errors': []}
         self.stopping = threading.Event()
         self.lock = threading.Lock()
 
@@ -112,38 +109,53 @@ class Watcher(threading.Thread):
         self.counts['relists'] += 1
 
     def stream(self):
-        """Read one watch stream to its end; False when it ended with an error."""
+        """Open one watch and read it to its end; False when it could not be opened (counted as failed)."""
         parts = urllib.parse.urlsplit(self.base)
         conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=90, context=self.context)
         try:
-            conn.request('GET', '/api/v1/namespaces/%s/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=60'
-                         '&resourceVersion=%s' % (self.namespace, self.resource_version))
-            resp = conn.getresponse()
+            try:
+                conn.request('GET', '/api/v1/namespaces/%s/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=60'
+                             '&resourceVersion=%s' % (self.namespace, self.resource_version))
+                resp = conn.getresponse()
+            except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+                self.counts['failed'] += 1
+                self.note('watch: %s: %s' % (type(exc).__name__, exc))
+                return False
+            if resp.status == 410:
+                self.relist()
+                return True
             if resp.status != 200:
+                self.counts['failed'] += 1
                 self.note('watch: status %d' % resp.status)
-                if resp.status == 410:
-                    self.relist()
                 return False
             self.counts['streams'] += 1
-            while not self.stopping.is_set():
-                line = resp.readline()
-                if not line:
-                    return True
-                event = json.loads(line)
-                obj = event.get('object') or {}
-                if event.get('type') == 'ERROR':
-                    self.note('watch event ERROR: %s' % obj.get('message'))
-                    if obj.get('code') == 410:
-                        self.relist()
-                    return False
-                self.resource_version = obj['metadata']['resourceVersion']
-                if event.get('type') == 'ADDED':
-                    with self.lock:
-                        self.seen.add(obj['metadata']['name'])
-                self.counts['events'] += 1
+            try:
+                self.read(resp)
+            except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+                self.counts['broken'] += 1
+                self.note('watch stream broke: %s: %s' % (type(exc).__name__, exc))
             return True
         finally:
             conn.close()
+
+    def read(self, resp):
+        """The events of one open stream, until it ends or the loop stops."""
+        while not self.stopping.is_set():
+            line = resp.readline()
+            if not line:
+                return
+            event = json.loads(line)
+            obj = event.get('object') or {}
+            if event.get('type') == 'ERROR':
+                self.note('watch event ERROR: %s' % obj.get('message'))
+                if obj.get('code') == 410:
+                    self.relist()
+                return
+            self.resource_version = obj['metadata']['resourceVersion']
+            if event.get('type') == 'ADDED':
+                with self.lock:
+                    self.seen.add(obj['metadata']['name'])
+            self.counts['events'] += 1
 
     def run(self):
         first = True
@@ -155,6 +167,7 @@ class Watcher(threading.Thread):
                 if not self.stream():
                     time.sleep(0.2)
             except (OSError, ssl.SSLError, http.client.HTTPException, ValueError, KeyError) as exc:
+                self.counts['failed'] += 1
                 self.note('watch: %s: %s' % (type(exc).__name__, exc))
                 time.sleep(0.2)
 
@@ -172,32 +185,25 @@ def api_loop(args, context):
     with watcher.lock:
         watcher.seen.update(item['metadata']['name'] for item in body['items'])
     watcher.start()
-    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'failed': 0, 'errors': [], 'slowest': 0.0, 'get_retries': 0, 'retried': []}
+    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'gets': 0, 'failed': 0, 'errors': [], 'slowest': 0.0}
     created = []
     started = time.monotonic()
     number = 0
     while not os.path.exists(args.stop_file) and time.monotonic() - started < args.max_seconds:
         number += 1
         name = 'loop-%d-%d' % (int(time.time()), number)
-        for kind, method, path, body, expect in (
-                ('list', 'GET', '/api/v1/namespaces/%s/configmaps?limit=100' % ns, None, 200),
-                ('create', 'POST', '/api/v1/namespaces/%s/configmaps' % ns, {'metadata': {'name': name}, 'data': {'n': str(number)}}, 201)):
+        path = '/api/v1/namespaces/%s/configmaps' % ns
+        for kind, method, url, body, expect in (
+                ('list', 'GET', path + '?limit=100', None, 200),
+                ('create', 'POST', path, {'metadata': {'name': name}, 'data': {'n': str(number)}}, 201),
+                ('get', 'GET', path + '/' + name, None, 200)):
             began = time.monotonic()
-            for attempt_number in (1, 2):
-                try:
-                    status, answer = call(args.url, context, method, path, body)
-                    ok = status == expect
-                    detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
-                except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-                    ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
-                    # client-go retries a GET (never a write) whose connection was reset or closed before an answer
-                    # (an apiserver that stopped while the balancer still sent it the connection): so does this client,
-                    # once, and counts it apart
-                    if method == 'GET' and attempt_number == 1 and isinstance(exc, CONNECTION_LOST):
-                        counts['get_retries'] += 1
-                        counts['retried'] = (counts['retried'] + ['%.2f %s' % (time.time(), detail)])[-10:]
-                        continue
-                break
+            try:
+                status, answer = call(args.url, context, method, url, body)
+                ok = status == expect
+                detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
+            except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+                ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
             counts['slowest'] = max(counts['slowest'], round(time.monotonic() - began, 3))
             counts['requests'] += 1
             counts[kind + 's'] += 1
@@ -206,6 +212,8 @@ def api_loop(args, context):
             if not ok:
                 counts['failed'] += 1
                 counts['errors'] = (counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+            if not ok and kind == 'create':
+                break
         time.sleep(args.interval)
     counts['seconds'] = round(time.monotonic() - started, 1)
     deadline = time.monotonic() + 20
@@ -217,6 +225,8 @@ def api_loop(args, context):
         time.sleep(0.2)
     watcher.stopping.set()
     counts['watch'] = dict(watcher.counts, missed=len(missed), missed_names=missed[:5])
+    # one figure for every request that failed: the watch's that could not be opened too
+    counts['failed'] += watcher.counts['failed']
     return counts
 
 

@@ -22,7 +22,7 @@ DEFAULTS = {
     'apiserver_log_mode': '0640', 'apiserver_audit_log_path': '/var/log/kubernetes/audit/audit.log',
     'apiserver_audit_log_maxage': 30, 'apiserver_audit_log_maxbackup': 10, 'apiserver_audit_log_maxsize': 100,
     'apiserver_audit_policy_rules': [{'level': 'Metadata'}], 'apiserver_extra_args': {},
-    'apiserver_health_retries': 60, 'apiserver_health_delay': 1,
+    'apiserver_health_retries': 60, 'apiserver_health_delay': 1, 'apiserver_shutdown_delay_seconds': 5,
 }
 SECRETS = ['/srv/kubernetes/' + name for name in (
     'ca.crt', 'server.cert', 'server.key', 'etcd-ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key',
@@ -53,7 +53,7 @@ def test_default_flags():
         'kubelet-client-key': '/srv/kubernetes/apiserver-kubelet-client.key',
         'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname', 'profiling': 'false', 'secure-port': 6443,
         'service-account-issuer': 'https://kubernetes.default.svc.cluster.local', 'service-account-key-file': '/srv/kubernetes/sa.pub',
-        'service-account-signing-key-file': '/srv/kubernetes/sa.key', 'service-cluster-ip-range': '10.96.0.0/12',
+        'service-account-signing-key-file': '/srv/kubernetes/sa.key', 'service-cluster-ip-range': '10.96.0.0/12', 'shutdown-delay-duration': '5s',
         'tls-cert-file': '/srv/kubernetes/server.cert', 'tls-min-version': 'VersionTLS12',
         'tls-private-key-file': '/srv/kubernetes/server.key', 'v': 2}
 
@@ -149,7 +149,7 @@ def test_static_pod_mode_stages_the_manifest():
     ({'extra_args': {'--insecure-port': 8080, 'etcd-servers': 'x', 'foo': 1}}, ETCD,
      "apiserver_extra_args sets ['insecure-port', 'etcd-servers'], which the role sets itself (or which would open an insecure "
      "or legacy path). Use the role's variables instead (apiserver_secure_port, apiserver_bind_address, "
-     "apiserver_anonymous_auth, apiserver_legacy_*_auth)."),
+     "apiserver_anonymous_auth, apiserver_legacy_*_auth, apiserver_shutdown_delay_seconds)."),
     ({'kubernetes_version': 'v1.31.4'}, ETCD,
      "apiserver_anonymous_auth is health_only but Kubernetes 1.31.4 cannot limit anonymous requests to health paths (KEP-4633 "
      "needs 1.32+). Set apiserver_anonymous_auth: disabled (every request, health checks included, then needs a client "
@@ -185,3 +185,25 @@ def test_what_the_other_mode_left_is_refused():
     assert static['path'] == '/etc/systemd/system/kube-apiserver.service'
     assert host['msg'].startswith('kube-apiserver runs in static_pod mode on this host (apiserver_mode is host now)')
     assert 'set apiserver_mode back to host' in static['msg'] and 'not supported' in static['msg']
+
+
+def test_a_stopping_apiserver_keeps_serving_for_the_shutdown_delay_and_is_given_time_to_drain():
+    # /readyz fails at once and the balancer moves new connections away before the listener closes
+    assert plan()['flags']['shutdown-delay-duration'] == '5s'
+    assert plan()['stop_timeout'] == 75
+    assert plan(shutdown_delay_seconds='12')['flags']['shutdown-delay-duration'] == '12s'
+    assert plan(shutdown_delay_seconds=0)['flags']['shutdown-delay-duration'] == '0s'
+    assert plan(shutdown_delay_seconds=0)['stop_timeout'] == 70
+
+
+@pytest.mark.parametrize('value', [-1, '5s', 2.5, True, None])
+def test_a_shutdown_delay_that_is_not_whole_seconds_is_refused_with_the_fix(value):
+    problems = plan(shutdown_delay_seconds=value)['problems']
+    assert len(problems) == 1
+    assert problems[0].startswith('apiserver_shutdown_delay_seconds is %r; set it to a whole number of seconds' % (value,))
+    assert 'loadbalancer_check_interval x loadbalancer_check_fall' in problems[0]
+
+
+def test_the_shutdown_delay_is_the_roles_variable_not_an_extra_arg():
+    problems = plan(extra_args={'shutdown-delay-duration': '30s'})['problems']
+    assert len(problems) == 1 and "['shutdown-delay-duration']" in problems[0] and 'apiserver_shutdown_delay_seconds' in problems[0]
