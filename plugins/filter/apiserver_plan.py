@@ -98,6 +98,9 @@ OWNED_FLAGS = frozenset((
 # after the shutdown delay kube-apiserver waits for its in-flight requests (at most --request-timeout, 60 s by
 # default) before it exits: systemd and the kubelet must not kill it sooner
 DRAIN_SECONDS = 70
+# the longest the open watches take to end after the shutdown delay (ended at 200 a second at least); apiserver_extra_args
+# may set another --shutdown-watch-termination-grace-period
+WATCH_GRACE_SECONDS = 10
 # certificates and keys under apiserver_secrets_dir the apiserver reads
 SECRET_FILES = ('ca.crt', 'server.cert', 'server.key', 'etcd-ca.crt', 'apiserver-etcd-client.crt',
                 'apiserver-etcd-client.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key',
@@ -174,6 +177,9 @@ def _flags(s, secrets, config_dir, etcd_urls, version):
         # graceful stop: /readyz fails at once while the apiserver keeps serving for this long, so the balancer takes it
         # out of rotation before its listener closes; then it finishes the requests in flight and exits
         'shutdown-delay-duration': '%ss' % (_delay(s) or 0),
+        # once the delay is over, the open watches end (their clients re-open them through the balancer) instead of
+        # holding the HTTP server's shutdown for its whole timeout (60 s) and breaking when the process exits
+        'shutdown-watch-termination-grace-period': '%ss' % WATCH_GRACE_SECONDS,
         'tls-cert-file': secrets + '/server.cert',
         'tls-min-version': 'VersionTLS12',
         'tls-private-key-file': secrets + '/server.key',
@@ -241,7 +247,7 @@ def apiserver_plan(settings, etcd_urls):
     else:
         # process: a restart waits for the kubelet to replace the pod before its /readyz counts (the old one answers it)
         unit.update({'kind': 'static_pod', 'source': staged_manifest, 'process': 'kube-apiserver',
-                     'manifest': manifest})
+                     'manifest': manifest, 'stop_timeout': (_delay(s) or 0) + DRAIN_SECONDS})
 
     return {
         'flags': _flags(s, secrets, config_dir, etcd_urls, version),

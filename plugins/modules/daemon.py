@@ -262,11 +262,19 @@ options:
       process:
         description:
           - static_pod - the program the pod runs (the base name of its container's command, like C(kube-apiserver)).
-          - When a new manifest replaces a running pod's, the restart waits (within O(units[].health_timeout)) until a
-            process of that name started after the new manifest was installed, and only then for O(units[].health). The
-            old pod answers its health check until the kubelet replaces it, so without this a rolling restart would take
-            the old pod's answer for the new one's and go on to the next host at once.
+          - When a new manifest replaces a running pod's, the restart waits (within O(units[].stop_timeout) +
+            O(units[].health_timeout)) until a process of that name started after the new manifest was installed, and
+            only then for O(units[].health). The old pod answers its health check until the kubelet replaces it, so
+            without this a rolling restart would take the old pod's answer for the new one's and go on to the next host
+            at once.
         type: str
+      stop_timeout:
+        description:
+          - static_pod - seconds the old pod may take to stop gracefully (its C(terminationGracePeriodSeconds)), added to
+            the wait for the new process (see O(units[].process)). A host unit's stop is bounded by its own
+            C(TimeoutStopSec).
+        type: float
+        default: 0
   restart:
     description:
       - C(now) restarts (and waits for) units whose digest changed in this call; C(pending) records the restart for a
@@ -504,6 +512,7 @@ UNIT = dict(
     manifest=dict(type="path"),
     source=dict(type="path"),
     process=dict(type="str"),
+    stop_timeout=dict(type="float", default=0),
 )
 
 

@@ -55,6 +55,7 @@ class Unit:
         self.manifest = raw.get("manifest") or ""
         self.source = raw.get("source") or ""
         self.process = raw.get("process") or ""
+        self.stop_timeout = float(raw.get("stop_timeout") or 0)
         if self.health:
             _health.check_spec(self.health, self.where)
         if self.kind == "static_pod":
@@ -67,7 +68,8 @@ class Unit:
     def spec(self):
         """What a later restart_pending call needs to restart this unit and wait for it."""
         return dict(name=self.name, kind=self.kind, state=self.state, manifest=self.manifest, source=self.source,
-                    process=self.process, health=None if self.no_block else self.health, health_timeout=self.health_timeout)
+                    process=self.process, stop_timeout=self.stop_timeout, health=None if self.no_block else self.health,
+                    health_timeout=self.health_timeout)
 
 
 class Records:
@@ -173,12 +175,19 @@ def _wait_healthy(spec_health, timeout, label, journal_unit):
     return seen
 
 
-def _started_after(name, since):
-    """Whether a process whose program (the base name of its argv[0]) is name started at or after since (epoch seconds)."""
+def _uptime():
+    """Seconds since boot, on the clock of the processes' start times (/proc/<pid>/stat); None when unreadable."""
     try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            boot = int([line.split()[1] for line in handle if line.startswith("btime ")][0])
+        with open("/proc/uptime", encoding="ascii") as handle:
+            return float(handle.read().split()[0])
     except (OSError, IndexError, ValueError):
+        return None
+
+
+def _started_after(name, since):
+    """Whether a process whose program (the base name of its argv[0]) is name started at or after since (seconds since
+    boot, from _uptime: /proc/stat's btime is whole seconds and can be a second off, enough to miss a quick restart)."""
+    if since is None:
         return False
     tick = os.sysconf("SC_CLK_TCK")
     for pid in os.listdir("/proc"):
@@ -193,7 +202,8 @@ def _started_after(name, since):
                 ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
         except (OSError, IndexError, ValueError):
             continue
-        if boot + ticks / tick >= since - 1.0 / tick:
+        # both clocks count boot time in whole ticks
+        if ticks / tick >= since:
             return True
     return False
 
@@ -201,16 +211,18 @@ def _started_after(name, since):
 def _replace_pod(unit_spec):
     """Install a static pod's new manifest over the running one's, and wait until the kubelet has replaced the pod
     (a process of units[].process started after the install), then for its health."""
-    since = time.time()
+    since = _uptime()
     _install_manifest(unit_spec, False)
     name, timeout = unit_spec.get("process"), unit_spec.get("health_timeout") or 60
     if name:
-        deadline = time.monotonic() + timeout
+        # the old pod's graceful stop comes first (the kubelet starts the new one once it is gone)
+        waited = timeout + (unit_spec.get("stop_timeout") or 0)
+        deadline = time.monotonic() + waited
         while not _started_after(name, since):
             if time.monotonic() >= deadline:
                 raise DaemonError("static pod %s: no new %s process started within %d s of its new manifest; the kubelet has "
                                   "not replaced the pod (is it running, and watching %s?); the old pod may still run" % (
-                                      unit_spec["name"], name, timeout, os.path.dirname(unit_spec["manifest"])))
+                                      unit_spec["name"], name, waited, os.path.dirname(unit_spec["manifest"])))
             time.sleep(0.5)
     return _wait_healthy(unit_spec.get("health"), timeout, "static pod %s" % unit_spec["name"], None)
 

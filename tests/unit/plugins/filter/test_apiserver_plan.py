@@ -54,6 +54,7 @@ def test_default_flags():
         'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname', 'profiling': 'false', 'secure-port': 6443,
         'service-account-issuer': 'https://kubernetes.default.svc.cluster.local', 'service-account-key-file': '/srv/kubernetes/sa.pub',
         'service-account-signing-key-file': '/srv/kubernetes/sa.key', 'service-cluster-ip-range': '10.96.0.0/12', 'shutdown-delay-duration': '5s',
+        'shutdown-watch-termination-grace-period': '10s',
         'tls-cert-file': '/srv/kubernetes/server.cert', 'tls-min-version': 'VersionTLS12',
         'tls-private-key-file': '/srv/kubernetes/server.key', 'v': 2}
 
@@ -130,7 +131,7 @@ def test_static_pod_mode_stages_the_manifest():
     # a restart waits for a kube-apiserver process started after the new manifest, then for /readyz
     assert unit == {'name': 'kube-apiserver', 'inputs': SECRETS, 'health_timeout': 21, 'kind': 'static_pod',
                     'process': 'kube-apiserver', 'source': '/etc/kubernetes/apiserver/kube-apiserver.yaml',
-                    'manifest': '/etc/kubernetes/manifests/kube-apiserver.yaml',
+                    'manifest': '/etc/kubernetes/manifests/kube-apiserver.yaml', 'stop_timeout': 75,
                     'health': {'url': 'https://[fd00::11]:6443/readyz', 'ca_path': '/srv/kubernetes/ca.crt'}}
 
 
@@ -194,6 +195,12 @@ def test_a_stopping_apiserver_keeps_serving_for_the_shutdown_delay_and_is_given_
     assert plan(shutdown_delay_seconds='12')['flags']['shutdown-delay-duration'] == '12s'
     assert plan(shutdown_delay_seconds=0)['flags']['shutdown-delay-duration'] == '0s'
     assert plan(shutdown_delay_seconds=0)['stop_timeout'] == 70
+    # the open watches end after the delay, instead of holding the HTTP server's shutdown for 60 s
+    assert plan()['flags']['shutdown-watch-termination-grace-period'] == '10s'
+    assert plan(extra_args={'shutdown-watch-termination-grace-period': '30s'})['flags']['shutdown-watch-termination-grace-period'] == '30s'
+    # static pods: the wait for the new pod's process allows the old one's graceful stop
+    assert plan(mode='static_pod')['units'][0]['stop_timeout'] == 75
+    assert 'stop_timeout' not in plan()['units'][0]
 
 
 @pytest.mark.parametrize('value', [-1, '5s', 2.5, True, None])

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.common import DaemonError
-from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.engine import run_daemon
+from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.engine import _uptime, run_daemon
 
 
 class Host:
@@ -264,17 +264,28 @@ def test_a_static_pod_restart_waits_for_the_kubelet_to_replace_the_pod(tmp_path,
     program = "kubeha-test-pod-%d" % os.getpid()
     procs = []
 
-    def params(version):
+    def params(version, **unit):
         return dict(files=[dict(path=staged, content="pod: %d\n" % version, mode="0600")],
-                    units=[dict(name="pod", kind="static_pod", source=staged, manifest=manifest, process=program, health_timeout=2)],
+                    units=[dict(dict(name="pod", kind="static_pod", source=staged, manifest=manifest, process=program, health_timeout=2),
+                                **unit)],
                     restart="pending", state_dir=str(tmp_path / "state"))
 
     def start_pod():
         procs.append(subprocess.Popen([program, "30"], executable="/bin/sleep"))
 
+    def in_the_past(proc):
+        """Until the clock of start times (whole ticks) has moved on from the old pod's start: a pod started in the
+        same tick as the new manifest counts as the new one."""
+        with open("/proc/%d/stat" % proc.pid, encoding="ascii") as handle:
+            started = int(handle.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+        deadline = time.monotonic() + 5
+        while _uptime() <= started + 0.02 and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     try:
         run_daemon(params(1))
         start_pod()  # the old pod, running from before the new manifest
+        in_the_past(procs[-1])
         assert run_daemon(params(2))["restart_pending"] == ["pod"]
         with pytest.raises(DaemonError, match="static pod pod: no new %s process started within 2 s of its new manifest" % program):
             run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))
@@ -284,6 +295,14 @@ def test_a_static_pod_restart_waits_for_the_kubelet_to_replace_the_pod(tmp_path,
         timer.start()
         assert run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))["restarted"] == ["pod"]
         assert time.monotonic() - began >= 0.8 and open(manifest).read() == "pod: 3\n"
+        # the old pod's graceful stop (units[].stop_timeout) comes on top of health_timeout: replaced after 2.5 s, in time
+        assert run_daemon(params(4, stop_timeout=1.5))["restart_pending"] == ["pod"]
+        timer = threading.Timer(2.5, start_pod)
+        timer.start()
+        assert run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))["restarted"] == ["pod"]
+        assert run_daemon(params(5, stop_timeout=1.5))["restart_pending"] == ["pod"]
+        with pytest.raises(DaemonError, match="static pod pod: no new %s process started within 3 s of its new manifest" % program):
+            run_daemon(dict(restart_pending=True, state_dir=str(tmp_path / "state")))
     finally:
         for proc in procs:
             proc.kill()
