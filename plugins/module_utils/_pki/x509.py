@@ -16,7 +16,7 @@ import traceback
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -91,6 +91,14 @@ def load_key(data, check=True):
     return key
 
 
+def load_public_key(data):
+    """A public key from PEM bytes (SubjectPublicKeyInfo or PKCS#1); PkiError if they are not one."""
+    try:
+        return serialization.load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise PkiError("not a PEM public key (%s)" % exc.__class__.__name__)
+
+
 def load_cert(data):
     """A certificate from PEM bytes (the first one); PkiError if there is none."""
     try:
@@ -108,6 +116,11 @@ def _spki(key):
     if hasattr(key, "public_key"):
         key = key.public_key()
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def same_cert(cert_a, cert_b):
+    """True when two certificates are the same one (the same DER bytes)."""
+    return cert_a.public_bytes(serialization.Encoding.DER) == cert_b.public_bytes(serialization.Encoding.DER)
 
 
 def cert_matches_key(cert, key):
@@ -221,10 +234,23 @@ def issued_by(cert, ca_cert):
 
 
 def is_ca(cert):
+    return bool(ca_flag(cert))
+
+
+def ca_flag(cert):
+    """The CA flag of a certificate's basicConstraints (True or False), or None when it has none."""
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
-        return False
+        return None
+
+
+def may_sign_certificates(cert):
+    """False when the certificate's keyUsage is there and lacks keyCertSign (verifiers then refuse what it signs)."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    except x509.ExtensionNotFound:
+        return True
 
 
 def sans_of(cert):
