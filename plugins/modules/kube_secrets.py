@@ -29,6 +29,10 @@ description:
   - A CA or the service-account key is created when absent (both halves, and nothing it signed left) and never
     replaced unless O(regenerate_ca) names it; a CA that expires within O(renew_before) days is a loud warning. A CA
     whose files are damaged or half missing is an error that changes nothing.
+  - With O(adopt), the two CAs and the service-account key pair are not made but adopted from a PKI made elsewhere
+    (kubeadm's C(/etc/kubernetes/pki), or a C(/srv/kubernetes) of the classic guide): copied unchanged, byte for byte,
+    into O(dest), they sign every leaf the module issues. Any problem with them fails the module before anything is
+    written.
   - C(basic_auth.csv) and C(known_tokens.csv) in the format the apiserver reads
     (C(secret,user,uid,"group1,group2")); secrets are random, generated once and kept while the user is
     listed.
@@ -235,6 +239,58 @@ options:
     description: Group of the etcd files in the bundles.
     type: str
     default: root
+  adopt:
+    description:
+      - Adopt a PKI made elsewhere instead of making new CAs. The Kubernetes CA (certificate and key), the service-account
+        key pair and the etcd CA (certificate and key) are read from O(adopt.dir) on the controller and copied unchanged,
+        byte for byte, to C(ca/kubernetes.{crt,key}), C(sa/sa.{key,pub}) and C(ca/etcd.{crt,key}) in O(dest). They are
+        never regenerated; every leaf certificate is issued as without O(adopt), signed by the adopted CAs, and a leaf in
+        O(dest) that another CA signed is reissued.
+      - "The module fails, having changed nothing, when a file is missing or unreadable, a CA key does not match its
+        certificate, a certificate is not a CA (no C(basicConstraints) or C(CA:FALSE)) or is expired or not yet valid,
+        C(sa.pub) is not the public half of C(sa.key), O(dest) already holds a different CA or service-account key (its
+        certificates, or tokens, would be orphaned), or O(regenerate_ca) is set too."
+      - Re-running with the same adoption changes nothing; the adopted files stay in O(dest) when O(adopt) is removed later.
+    type: dict
+    suboptions:
+      layout:
+        description:
+          - Where the files are under O(adopt.dir).
+          - V(kubeadm), like C(/etc/kubernetes/pki) - C(ca.crt), C(ca.key), C(sa.key), C(sa.pub), C(etcd/ca.crt),
+            C(etcd/ca.key). A C(front-proxy-ca.crt) and C(front-proxy-ca.key) there are not adopted (a warning says so):
+            kubeha has no front-proxy CA.
+          - V(guide), like the masters' C(/srv/kubernetes) - C(ca.crt), C(ca.key), C(sa.key), C(sa.pub), C(etcd-ca.crt),
+            C(etcd-ca.key). kubeha's own masters hold neither CA key there (C(ca.key) only with O(distribute_ca_key)), so
+            name where the keys are in O(adopt.files).
+        type: str
+        choices: [kubeadm, guide]
+        required: true
+      dir:
+        description: The directory on the controller (where the module runs) holding the PKI to adopt.
+        type: path
+        required: true
+      files:
+        description: Paths of single files, in place of the layout's; a relative path is under O(adopt.dir).
+        type: dict
+        suboptions:
+          ca_crt:
+            description: The Kubernetes CA certificate.
+            type: path
+          ca_key:
+            description: The Kubernetes CA private key (unencrypted PEM).
+            type: path
+          sa_key:
+            description: The service-account signing key (unencrypted PEM).
+            type: path
+          sa_pub:
+            description: The service-account public key, the public half of O(adopt.files.sa_key).
+            type: path
+          etcd_ca_crt:
+            description: The etcd CA certificate.
+            type: path
+          etcd_ca_key:
+            description: The etcd CA private key (unencrypted PEM).
+            type: path
 seealso:
   - name: PKI certificates and requirements
     description: What each Kubernetes component expects of its certificates.
@@ -269,6 +325,32 @@ EXAMPLES = r"""
   run_once: true
   register: pki
 
+- name: Issue the cluster's certificates with the CAs of a kubeadm cluster (copied from its /etc/kubernetes/pki)
+  kubeha.cluster.kube_secrets:
+    dest: "{{ inventory_dir }}/secrets"
+    masters: [{name: master1, ip: 10.0.0.11}]
+    etcd_members: [{name: master1, ip: 10.0.0.11}]
+    nodes: [master1]
+    adopt:
+      layout: kubeadm
+      dir: /srv/backup/master1/etc/kubernetes/pki
+  delegate_to: localhost
+  run_once: true
+
+- name: Adopt a guide-style /srv/kubernetes whose CA keys are kept apart
+  kubeha.cluster.kube_secrets:
+    dest: "{{ inventory_dir }}/secrets"
+    masters: [{name: master1, ip: 10.0.0.11}]
+    etcd_members: [{name: master1, ip: 10.0.0.11}]
+    adopt:
+      layout: guide
+      dir: /srv/backup/master1/srv/kubernetes
+      files:
+        ca_key: /srv/vault/kubernetes-ca.key
+        etcd_ca_key: /srv/vault/etcd-ca.key
+  delegate_to: localhost
+  run_once: true
+
 - name: Rotate the etcd CA (one run only)
   kubeha.cluster.kube_secrets:
     dest: "{{ inventory_dir }}/secrets"
@@ -288,7 +370,8 @@ dest:
 files:
   description:
     - Every file the module manages, by path relative to O(dest), with what was done (or would be, in check mode) and why.
-    - V(action) is one of V(created), V(reissued), V(regenerated), V(updated), V(mode_restored), V(unchanged).
+    - V(action) is one of V(created), V(reissued), V(regenerated), V(updated), V(mode_restored), V(adopted), V(unchanged).
+    - V(adopted) is a file copied from O(adopt.dir) (its reason names the source).
   returned: always
   type: dict
   sample:
@@ -298,6 +381,9 @@ files:
     ca/kubernetes.crt:
       action: unchanged
       reasons: []
+    ca/etcd.key:
+      action: adopted
+      reasons: ["adopted from /etc/kubernetes/pki/etcd/ca.key"]
 bundles:
   description: Path of each host's bundle, by host.
   returned: always
@@ -326,7 +412,7 @@ renew_by:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._pki import desired, x509
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import adopt, desired, x509
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki import authfiles
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki.engine import Engine, PkiError
 
@@ -363,6 +449,11 @@ def main():
             distribute_ca_key=dict(type="bool", default=False),
             etcd_owner=dict(type="str", default="root"),
             etcd_group=dict(type="str", default="root"),
+            adopt=dict(type="dict", options=dict(
+                layout=dict(type="str", required=True, choices=list(adopt.LAYOUTS)),
+                dir=dict(type="path", required=True),
+                # paths, not secrets: no_log=False says so to the "key" in their names
+                files=dict(type="dict", options=dict((name, dict(type="path", no_log=False)) for name in adopt.ITEMS)))),
         ),
         supports_check_mode=True,
     )

@@ -8,6 +8,10 @@ unreadable, its key does not match, its issuer is not the current CA, its subjec
 differ from what is asked, or it expires within ``renew_before`` days. A CA (and the
 service-account key) is made when absent and otherwise never replaced unless ``regenerate_ca``
 names it. Keys are generated only when a file needs a new one, all at once on a thread pool.
+
+With ``adopt``, the CAs and the service-account key pair come from a PKI made elsewhere (adopt.py):
+plan() lays the adopted bytes over the secrets directory (``overlay``), so that everything after it,
+check mode included, decides as if they were there; apply() writes them first.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._pki import authfiles, bundle, desired, x509
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import adopt, authfiles, bundle, desired, x509
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki.store import CERT_MODE, KEY_MODE, Store
 # the one error of the PKI code (re-exported: the module catches it from here)
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki.x509 import PkiError
@@ -28,6 +32,7 @@ REISSUED = "reissued"
 REGENERATED = "regenerated"
 UPDATED = "updated"
 MODE = "mode_restored"
+ADOPTED = "adopted"
 UNCHANGED = "unchanged"
 
 
@@ -58,6 +63,7 @@ class Engine:
         self.dir_changed = False
         self._forced_cache = {}  # CA name -> whether regenerate_ca asks to replace it (decided once per run)
         self.stale = {}          # host -> secret paths it must not keep (bundles())
+        self.overlay = {}        # rel -> bytes of an adopted file the secrets directory does not hold yet (written first)
 
     # ------------------------------------------------------------------ helpers
     def _record(self, rel, action, reasons=(), before=None, after=None):
@@ -67,6 +73,8 @@ class Engine:
             self.after[rel] = after if after is not None else {"state": "present"}
 
     def _read(self, rel):
+        if rel in self.overlay:
+            return self.overlay[rel], None
         try:
             return self.store.read(rel), None
         except (IOError, OSError) as exc:
@@ -74,6 +82,8 @@ class Engine:
 
     def _mode_fix(self, rel, want):
         """Record (and queue) a mode restore for a file whose content is right."""
+        if rel in self.overlay:
+            return False  # adopted: written with its mode, and recorded so
         have = self.store.mode(rel)
         if have is not None and have != want:
             self._record(rel, MODE, ["mode was %s, %s restored" % (_mode_str(have), _mode_str(want))],
@@ -91,6 +101,8 @@ class Engine:
             self._record(".", CREATED if root_mode is None else MODE,
                          ["missing"] if root_mode is None else ["mode was %s, 0700 restored" % _mode_str(root_mode)],
                          {"mode": _mode_str(root_mode)}, {"mode": "0700"})
+        if self.p.get("adopt"):
+            self._plan_adopt()
         for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
             self._plan_ca(name)
         self._plan_sa()
@@ -98,6 +110,22 @@ class Engine:
             self._plan_leaf(leaf)
         self._plan_authfile(desired.BASIC_AUTH, self.p.get("basic_auth_users") or [], "password")
         self._plan_authfile(desired.KNOWN_TOKENS, self.p.get("tokens") or [], "token")
+
+    def _plan_adopt(self):
+        """Lay the adopted files over the secrets directory; PkiError (nothing written) on any problem with them."""
+        spec = self.p["adopt"]
+        items = adopt.load(spec, self.store, self.now, self.p.get("regenerate_ca"))
+        for item in items:
+            if item.in_place:
+                continue
+            have, _err = self._read(item.rel)
+            self.overlay[item.rel] = item.data
+            reason = "adopted from %s" % item.src if have is None else "differs from %s, which is adopted" % item.src
+            self._record(item.rel, ADOPTED, [reason], _describe(item.rel, have) if have is not None else None,
+                         dict(_describe(item.rel, item.data), adopted_from=item.src))
+        if self.overlay:
+            for path in adopt.not_adopted(spec):
+                self.warn("adopt: %s is not adopted: kubeha has no front-proxy CA (aggregation layer); it stays where it is" % path)
 
     def _regen_entry(self, name):
         """What ``regenerate_ca`` must say to replace the ``name`` CA there now: ``name:<sha256 of its file, 16 hex>``.
@@ -218,7 +246,7 @@ class Engine:
         self.sa_key = sa_key
         self._mode_fix(desired.SA_KEY, KEY_MODE)
         want = x509.public_key_to_pem(sa_key)
-        if pub_data != want:
+        if not _holds_public_half(pub_data, sa_key):
             self._record(desired.SA_PUB, CREATED if pub_data is None else UPDATED,
                          ["missing" if pub_data is None else "does not hold the public half of sa.key"])
             self.writes.append(lambda: self.store.write(desired.SA_PUB, want, CERT_MODE))
@@ -310,7 +338,7 @@ class Engine:
             end = min(end, ca[0].not_valid_after_utc)
         return {
             "subject": x509.name_to_string(x509.make_name(leaf.common_name, leaf.organizations)),
-            "issuer": "CN=" + desired.CA_NAMES[leaf.ca],
+            "issuer": x509.name_to_string(ca[0].subject) if ca is not None else "CN=" + desired.CA_NAMES[leaf.ca],
             "not_after": _fmt(end),
             "dns_names": leaf.dns_names,
             "ip_addresses": leaf.ip_addresses,
@@ -347,6 +375,8 @@ class Engine:
     def apply(self):
         """Write what plan() found, in order: directory, keys, CAs, SA, leaves, other files."""
         self.store.ensure_dir()
+        for rel in sorted(self.overlay):  # adopted: before anything reads or signs with them
+            self.store.write(rel, self.overlay[rel], KEY_MODE if rel.endswith(".key") else CERT_MODE)
         keys = self._generate(self.new_keys)
         for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
             if self.cas[name] is None:
@@ -474,6 +504,27 @@ def _parses(data):
     except PkiError:
         return False
     return True
+
+
+def _holds_public_half(data, key):
+    """Whether PEM bytes are the public half of ``key`` (in any PEM encoding of it: an adopted sa.pub is kept as it is)."""
+    if data is None:
+        return False
+    try:
+        return x509.same_public_key(x509.load_public_key(data), key)
+    except PkiError:
+        return False
+
+
+def _describe(rel, data):
+    """What an adopted file says, for diffs: a certificate's description, a key's type; never key material."""
+    try:
+        if rel.endswith(".crt"):
+            return x509.describe(x509.load_cert(data))
+        key = x509.load_public_key(data) if rel.endswith(".pub") else x509.load_key(data, check=False)
+        return {"key_type": x509.key_type_of(key)}
+    except PkiError:
+        return {"state": "unreadable"}
 
 
 def _key_type_or_unreadable(data):
