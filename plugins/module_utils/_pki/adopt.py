@@ -126,18 +126,20 @@ def not_adopted(spec):
     return [os.path.join(base, rel) for rel in NOT_ADOPTED[spec["layout"]] if os.path.exists(os.path.join(base, rel))]
 
 
+def _parse(item, loader, wanted, problems):
+    """``loader(item.data)``, or None after adding a problem naming the file, what it is, and the ``wanted`` one."""
+    try:
+        return loader(item.data)
+    except PkiError as exc:
+        problems.append("%s (%s) is %s: name %s in %s" % (item.src, item.what, exc, wanted, item.option))
+        return None
+
+
 def _check_ca(cert_item, key_item, now, problems):
     """(certificate, key) of an adopted CA, or None after adding its problems."""
     found = len(problems)
-    cert = key = None
-    try:
-        cert = x509.load_cert(cert_item.data)
-    except PkiError as exc:
-        problems.append("%s (%s) is %s: name the CA's PEM certificate in %s" % (cert_item.src, cert_item.what, exc, cert_item.option))
-    try:
-        key = x509.load_key(key_item.data)  # checked: it will sign
-    except PkiError as exc:
-        problems.append("%s (%s) is %s: name the CA's unencrypted PEM key in %s" % (key_item.src, key_item.what, exc, key_item.option))
+    cert = _parse(cert_item, x509.load_cert, "the CA's PEM certificate", problems)
+    key = _parse(key_item, x509.load_key, "the CA's unencrypted PEM key", problems)  # load_key checks it: it will sign
     if cert is None:
         return None
     subject = x509.name_to_string(cert.subject) or "an empty subject"
@@ -163,15 +165,8 @@ def _check_ca(cert_item, key_item, now, problems):
 def _check_sa(key_item, pub_item, problems):
     """The adopted service-account key, or None after adding its problems."""
     found = len(problems)
-    key = pub = None
-    try:
-        key = x509.load_key(key_item.data)
-    except PkiError as exc:
-        problems.append("%s (%s) is %s: name the unencrypted PEM key in %s" % (key_item.src, key_item.what, exc, key_item.option))
-    try:
-        pub = x509.load_public_key(pub_item.data)
-    except PkiError as exc:
-        problems.append("%s (%s) is %s: name the public key of sa.key in %s" % (pub_item.src, pub_item.what, exc, pub_item.option))
+    key = _parse(key_item, x509.load_key, "an unencrypted PEM key", problems)
+    pub = _parse(pub_item, x509.load_public_key, "the PEM public key of sa.key", problems)
     if key is not None and pub is not None and not x509.same_public_key(key, pub):
         problems.append("%s is not the public half of %s: the apiserver would refuse the tokens that key signs. Name the sa.pub "
                         "that belongs to it in %s, or make it anew: openssl pkey -in %s -pubout -out sa.pub"
