@@ -123,9 +123,9 @@ class Engine:
             reason = "adopted from %s" % item.src if have is None else "differs from %s, which is adopted" % item.src
             self._record(item.rel, ADOPTED, [reason], _describe(item.rel, have) if have is not None else None,
                          dict(_describe(item.rel, item.data), adopted_from=item.src))
-        if self.overlay:
-            for path in adopt.not_adopted(spec):
-                self.warn("adopt: %s is not adopted: kubeha has no front-proxy CA (aggregation layer); it stays where it is" % path)
+        left = adopt.not_adopted(spec) if self.overlay else []
+        if left:
+            self.warn("adopt: %s not adopted: kubeha has no front-proxy CA (aggregation layer)" % " and ".join(left))
 
     def _regen_entry(self, name):
         """What ``regenerate_ca`` must say to replace the ``name`` CA there now: ``name:<sha256 of its file, 16 hex>``.
