@@ -12,20 +12,11 @@ from cryptography import x509 as cx509
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki import x509
 from ansible_collections.kubeha.cluster.plugins.module_utils._pki.engine import PkiError
 from pki_helpers import openssl_verify
+from support.tree import snapshot as _snapshot
 
 
 def _load(dest, rel):
     return cx509.load_pem_x509_certificate((dest / rel).read_bytes())
-
-
-def _snapshot(dest):
-    """{path: (bytes, mode)} of every file under dest."""
-    out = {}
-    for root, _dirs, files in os.walk(dest):
-        for name in files:
-            path = os.path.join(root, name)
-            out[os.path.relpath(path, dest)] = (open(path, "rb").read(), os.stat(path).st_mode & 0o777)
-    return out
 
 
 def test_check_mode_reports_everything_and_writes_nothing(params, run, tmp_path):
