@@ -29,10 +29,10 @@ description:
   - A CA or the service-account key is created when absent (both halves, and nothing it signed left) and never
     replaced unless O(regenerate_ca) names it; a CA that expires within O(renew_before) days is a loud warning. A CA
     whose files are damaged or half missing is an error that changes nothing.
-  - With O(adopt), the two CAs and the service-account key pair are not made but adopted from a PKI made elsewhere
+  - "With O(adopt), the two CAs and the service-account key pair are not made but adopted from a PKI made elsewhere
     (kubeadm's C(/etc/kubernetes/pki), or a C(/srv/kubernetes) of the classic guide): copied unchanged, byte for byte,
     into O(dest), they sign every leaf the module issues. Any problem with them fails the module before anything is
-    written.
+    written."
   - C(basic_auth.csv) and C(known_tokens.csv) in the format the apiserver reads
     (C(secret,user,uid,"group1,group2")); secrets are random, generated once and kept while the user is
     listed.
@@ -257,7 +257,7 @@ options:
         description:
           - Where the files are under O(adopt.dir).
           - V(kubeadm), like C(/etc/kubernetes/pki) - C(ca.crt), C(ca.key), C(sa.key), C(sa.pub), C(etcd/ca.crt),
-            C(etcd/ca.key). A C(front-proxy-ca.crt) and C(front-proxy-ca.key) there are not adopted (a warning says so):
+            C(etcd/ca.key). A C(front-proxy-ca.crt) and C(front-proxy-ca.key) there are not adopted (a warning says so), since
             kubeha has no front-proxy CA.
           - V(guide), like the masters' C(/srv/kubernetes) - C(ca.crt), C(ca.key), C(sa.key), C(sa.pub), C(etcd-ca.crt),
             C(etcd-ca.key). kubeha's own masters hold neither CA key there (C(ca.key) only with O(distribute_ca_key)), so
