@@ -58,6 +58,14 @@ _value:
       description: The hosts that run a kubelet (the masters when C(secrets_masters_are_nodes), and the workers).
       type: list
       elements: str
+    adopt:
+      description:
+        - The kube_secrets module's C(adopt) option from C(secrets_adopt), without C(dir) (the role adds it); null when
+          nothing is adopted. With C(from_host), its C(files) name the copies the role reads from that host.
+      type: dict
+    adopt_sources:
+      description: With C(secrets_adopt.from_host), each adopted file's path on that host, by item; else empty.
+      type: dict
     bundles:
       description: What each host receives, one C(host), C(master), C(node), C(etcd_member) (its name, or null) per host.
       type: list
@@ -66,12 +74,35 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubeha.cluster.plugins.module_utils._pki import adopt
 from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, unique
 
 
 def _group(groups, name):
     hosts = groups.get(name)
     return list(hosts) if hosts else []
+
+
+def _adopt(spec):
+    """(the module's adopt option without its dir, {item: path on from_host} to read first) of secrets_adopt."""
+    if not spec:
+        return None, {}
+    if not isinstance(spec, dict) or spec.get('layout') not in adopt.LAYOUTS or not spec.get('dir'):
+        raise AnsibleFilterError("secrets_adopt is %r: give it layout (%s) and dir (the directory of the PKI to adopt: on the "
+                                 "controller, or on from_host when that names the existing master)" % (spec, ' or '.join(adopt.LAYOUTS)))
+    unknown = sorted(set(spec) - {'layout', 'dir', 'files', 'from_host'})
+    if unknown:
+        raise AnsibleFilterError("secrets_adopt has %s, which it does not know: use layout, dir, files and from_host" % unknown)
+    option = {'layout': spec['layout'], 'files': dict(spec.get('files') or {})}
+    if not spec.get('from_host'):
+        return option, {}
+    if not str(spec['dir']).startswith('/'):
+        raise AnsibleFilterError("secrets_adopt.dir is %r with from_host %s: give the absolute path of the PKI on that host, like "
+                                 "/etc/kubernetes/pki" % (spec['dir'], spec['from_host']))
+    # read on from_host, written under the same item names into a private directory on the controller
+    sources = adopt.sources(spec)
+    option['files'] = dict((name, name) for name in sources)
+    return option, sources
 
 
 def secrets_plan(settings, groups, addresses):
@@ -84,7 +115,10 @@ def secrets_plan(settings, groups, addresses):
     etcd = _group(groups, s["etcd_hosts_group"])
     workers = _group(groups, s["workers_group"])
     nodes = unique((masters if s.flag("masters_are_nodes") else []) + workers)
+    adopt_option, adopt_sources = _adopt(settings.get("secrets_adopt"))
     return {
+        'adopt': adopt_option,
+        'adopt_sources': adopt_sources,
         'masters': [{'name': host, 'ip': addresses.get(host, '')} for host in masters],
         'etcd_members': [{'name': host, 'ip': addresses.get(host, '')} for host in etcd],
         'etcd': etcd,

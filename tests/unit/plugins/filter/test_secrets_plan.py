@@ -61,3 +61,38 @@ def test_a_missing_variable_is_named():
     del settings['secrets_workers_group']
     with pytest.raises(AnsibleFilterError, match=r'secrets_plan: secrets_workers_group is not set \(the role.s defaults set it'):
         secrets_plan(settings, groups=GROUPS, addresses=ADDRESSES)
+
+
+def test_nothing_is_adopted_by_default():
+    assert plan()['adopt'] is None and plan()['adopt_sources'] == {}
+    assert plan(adopt={})['adopt'] is None
+
+
+def test_a_pki_on_the_controller_is_handed_to_the_module_as_it_is():
+    result = plan(adopt={'layout': 'guide', 'dir': '/backup/srv/kubernetes', 'files': {'ca_key': '/vault/ca.key'}})
+    # the role adds dir (this one, or the private copy of what it read on from_host)
+    assert result['adopt'] == {'layout': 'guide', 'files': {'ca_key': '/vault/ca.key'}}
+    assert result['adopt_sources'] == {}
+
+
+def test_a_pki_on_the_existing_master_is_read_there_under_the_layouts_names():
+    result = plan(adopt={'layout': 'kubeadm', 'dir': '/etc/kubernetes/pki', 'from_host': 'm1', 'files': {'sa_pub': 'keys/sa.pem'}})
+    assert result['adopt_sources'] == {
+        'ca_crt': '/etc/kubernetes/pki/ca.crt', 'ca_key': '/etc/kubernetes/pki/ca.key', 'sa_key': '/etc/kubernetes/pki/sa.key',
+        'sa_pub': '/etc/kubernetes/pki/keys/sa.pem', 'etcd_ca_crt': '/etc/kubernetes/pki/etcd/ca.crt',
+        'etcd_ca_key': '/etc/kubernetes/pki/etcd/ca.key'}
+    # the copies on the controller are named after their items
+    assert result['adopt'] == {'layout': 'kubeadm', 'files': {name: name for name in result['adopt_sources']}}
+
+
+@pytest.mark.parametrize('spec, message', [
+    ({'layout': 'kops', 'dir': '/x'}, "secrets_adopt is {'layout': 'kops', 'dir': '/x'}: give it layout (kubeadm or guide) and dir"),
+    ({'layout': 'kubeadm'}, "secrets_adopt is {'layout': 'kubeadm'}: give it layout (kubeadm or guide) and dir"),
+    ({'layout': 'kubeadm', 'dir': '/x', 'host': 'm1'}, "secrets_adopt has ['host'], which it does not know: use layout, dir, files and from_host"),
+    ({'layout': 'kubeadm', 'dir': 'pki', 'from_host': 'm1'},
+     "secrets_adopt.dir is 'pki' with from_host m1: give the absolute path of the PKI on that host"),
+])
+def test_an_adoption_it_cannot_use_is_refused_with_the_fix(spec, message):
+    with pytest.raises(AnsibleFilterError) as caught:
+        plan(adopt=spec)
+    assert str(caught.value).startswith(message)
