@@ -55,6 +55,10 @@ ALLOWED = {
     ('etcd', 'Copy etcdutl'): "the restore's tool (static pod mode has no etcd release on the host otherwise)",
     ('etcd', "Restore the member's data from the snapshot (its data set aside, kept)"): 'the restore: data, not configuration',
     ('secrets', "Ensure the cluster's CAs, certificates, keys and auth files on the controller"): 'controller only',
+    # secrets_adopt.from_host: the PKI read on the existing master, in a private directory removed after the module's run
+    ('secrets', "A private directory for them on the controller (0700)"): 'controller only, removed in the same run',
+    ('secrets', "Write them there (0600)"): 'controller only, removed in the same run',
+    ('secrets', "Remove the copies of the PKI read from the existing master (controller)"): 'controller only',
     ('secrets', "Install this host's certificates and keys (content, modes and owners from its bundle)"):
         "recorded: site.yml records the bundle's files (bundle_files) and the stale keys as absent",
     ('loadbalancer', 'Write the admin kubeconfig for external users on the controller'): 'controller only',
