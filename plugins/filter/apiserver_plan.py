@@ -211,6 +211,7 @@ def apiserver_plan(settings, etcd_urls):
     s['extra_args'] = s['extra_args'] or {}
     host = s['mode'] == 'host'
     restarts = ['kube-apiserver'] if host else []
+    stop_timeout = (_delay(s) or 0) + DRAIN_SECONDS
 
     inputs = ['%s/%s' % (secrets, name) for name in SECRET_FILES]
     if s['legacy_token_auth']:
@@ -247,12 +248,12 @@ def apiserver_plan(settings, etcd_urls):
     else:
         # process: a restart waits for the kubelet to replace the pod before its /readyz counts (the old one answers it)
         unit.update({'kind': 'static_pod', 'source': staged_manifest, 'process': 'kube-apiserver',
-                     'manifest': manifest, 'stop_timeout': (_delay(s) or 0) + DRAIN_SECONDS})
+                     'manifest': manifest, 'stop_timeout': stop_timeout})
 
     return {
         'flags': _flags(s, secrets, config_dir, etcd_urls, version),
         # how long systemd (TimeoutStopSec) or the kubelet (terminationGracePeriodSeconds) lets a stopping apiserver run
-        'stop_timeout': (_delay(s) or 0) + DRAIN_SECONDS,
+        'stop_timeout': stop_timeout,
         'inputs': inputs,
         'config_files': config_files,
         'files': files,
