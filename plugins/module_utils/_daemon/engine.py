@@ -440,7 +440,10 @@ class Run:
                 self.records.drop_pending(name)
             return self.unit_result(unit, "started", **extra)
         files_changed = any(i.path in changed_paths for i in items if unit.name in i.restarts)
-        if not files_changed and (record is None or record.get("digest") == digest):
+        # a unit that kubeha never restarted (one it adopted: a hand-made kubelet) but whose restart an earlier call left
+        # pending still runs its old files: the pending restart stands
+        left_pending = record is None and self.records.read(name, pending=True) is not None
+        if not files_changed and not left_pending and (record is None or record.get("digest") == digest):
             reload_reason = self._reload_due(unit, items, changed_paths, record, rdigest)
             if reload_reason:
                 return self._reload(unit, name, digest, rdigest, order, reload_reason, extra)
@@ -450,7 +453,9 @@ class Run:
             if unit.health and not unit.no_block and not self.check_mode:
                 self.healthy(unit, name, unit.name)
             return self.unit_result(unit, "recorded" if record is None else "none", **extra)
-        reason = "its files changed in this run" if files_changed else "what it reads changed since its last restart by kubeha"
+        reason = ("its files changed in this run" if files_changed else
+                  "an earlier call left its restart pending" if left_pending else
+                  "what it reads changed since its last restart by kubeha")
         if unit.restart == "pending":
             self.records.write(name, dict(digest=digest, reload_digest=rdigest, order=order, reason=reason, unit=unit.spec()),
                                pending=True)

@@ -111,3 +111,18 @@ def test_a_reload_lost_to_a_failed_run_is_done_by_the_next_run(tmp_path, systemd
     handler = run_module("daemon", dict(restart_pending=True, state_dir=str(tmp_path / "state")))
     assert handler["units"]["demo"]["action"] == "reloaded" and systemd.unit("demo.service")["reloads"] == 1
     assert run_module("daemon", _reloading(tmp_path, "a=2\n", restart="pending"))["restart_pending"] == []
+
+
+def test_a_deferred_restart_of_a_unit_kubeha_adopted_survives_the_next_call(tmp_path, systemd):
+    """A hand-made kubelet, running before kubeha: site.yml's first pass lays out kubeha's files and leaves the restart
+    pending; the workers pass makes the same call (no file changes) and must still find the restart due."""
+    systemd.add("demo.service", active=True)
+    first = run_module("daemon", args(tmp_path, restart="pending"))
+    assert first["restart_pending"] == ["demo"] and first["units"]["demo"]["reason"] == "its files changed in this run"
+    again = run_module("daemon", args(tmp_path, restart="pending"))
+    assert again["restart_pending"] == ["demo"], again["units"]["demo"]
+    assert again["units"]["demo"]["reason"] == "an earlier call left its restart pending"
+    assert systemd.unit("demo.service").get("starts", 0) == 0   # not restarted by either call
+    handler = run_module("daemon", dict(restart_pending=True, state_dir=str(tmp_path / "state")))
+    assert handler["units"]["demo"]["action"] == "restarted" and systemd.unit("demo.service")["starts"] == 1
+    assert run_module("daemon", args(tmp_path, restart="pending"))["restart_pending"] == []
