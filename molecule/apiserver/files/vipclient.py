@@ -2,10 +2,11 @@
 
     vipclient.py probe URL --ca CA [--cert C --key K] [--sni NAME]   one GET, one retry; JSON result
     vipclient.py loop URL --ca CA --stop-file F [--interval 0.05]    GET until F exists; JSON counts
-    vipclient.py api-loop URL --ca CA --cert C --key K --namespace NS --stop-file F [--interval 0.1]
+    vipclient.py api-loop URL --ca CA --cert C --key K --namespace NS --stop-file F [--interval 0.1] [--wait-up S]
                                                                      list, create, get and watch until F exists
 
-TLS is always verified against CA, and the host name (or --sni NAME) against the certificate.
+TLS is always verified against CA, and the host name (or --sni NAME) against the certificate; an
+http:// URL (loop only: a workload's NodePort) has no TLS and --ca is not read.
 "loop" allows one retry per request, as a client library would; ``failed`` counts requests that
 failed twice in a row.
 
@@ -13,7 +14,9 @@ failed twice in a row.
 on a new connection, and counts as failed when it raises or answers another status than expected. It
 creates NS (if missing), keeps one watch on NS's ConfigMaps open (re-opened from the last
 resourceVersion when a stream ends, as client-go's reflector does; a relist when the apiserver answers
-410 Gone), and until F exists lists NS's ConfigMaps, creates one and gets it by name. A watch request
+410 Gone), and until F exists lists NS's ConfigMaps, creates one and gets it by name. With --wait-up S
+it first waits up to S seconds for URL to serve at all (an endpoint that comes up during the test: a
+new VIP); the loop and its counts start once it does, and ``waited`` says how long that took. A watch request
 that fails to open counts as failed too (``failed`` is the sum; ``watch.failed`` its part); a stream that breaks after it opened is counted apart
 (``watch.broken``: the reflector re-opens it, and ``missed`` shows whether anything was lost). The
 last 10 errors are kept. At the end it waits (at most 20 s) until the watch has seen every ConfigMap
@@ -38,7 +41,10 @@ import urllib.parse
 def get(url, context, sni=None, timeout=2.0):
     """(status, body) of one GET; raises OSError/ssl errors/http.client errors."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
+    if parts.scheme == 'http':
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
     if sni:
         # connect to the address, verify the certificate for the name
         raw = socket.create_connection((parts.hostname, parts.port or 443), timeout)
@@ -172,9 +178,30 @@ class Watcher(threading.Thread):
                 time.sleep(0.2)
 
 
+def wait_up(args, context):
+    """Seconds until URL first answered a request (bounded by --wait-up); 0 without --wait-up."""
+    began = time.monotonic()
+    while args.wait_up and time.monotonic() - began < args.wait_up:
+        try:
+            if call(args.url, context, 'GET', '/readyz', timeout=2.0)[0] == 200:
+                break
+        except (OSError, ssl.SSLError, http.client.HTTPException):
+            pass
+        time.sleep(0.2)
+    return round(time.monotonic() - began, 1)
+
+
+def failed_at(counts):
+    """Record when a request failed: the first and the last failure (epoch seconds) bound the window it saw."""
+    now = round(time.time(), 2)
+    counts['first_failed_at'] = counts.get('first_failed_at') or now
+    counts['last_failed_at'] = now
+
+
 def api_loop(args, context):
     """list, create and watch until the stop file exists; the JSON counts."""
     ns = args.namespace
+    waited = wait_up(args, context)
     status, body = call(args.url, context, 'POST', '/api/v1/namespaces', {'metadata': {'name': ns}})
     if status not in (201, 409):
         raise SystemExit('cannot create namespace %s: %d %s' % (ns, status, body))
@@ -185,7 +212,8 @@ def api_loop(args, context):
     with watcher.lock:
         watcher.seen.update(item['metadata']['name'] for item in body['items'])
     watcher.start()
-    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'gets': 0, 'failed': 0, 'errors': [], 'slowest': 0.0}
+    counts = {'requests': 0, 'lists': 0, 'creates': 0, 'gets': 0, 'failed': 0, 'errors': [], 'slowest': 0.0,
+              'waited': waited, 'started_at': round(time.time(), 2)}
     created = []
     started = time.monotonic()
     number = 0
@@ -212,6 +240,7 @@ def api_loop(args, context):
             if not ok:
                 counts['failed'] += 1
                 counts['errors'] = (counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+                failed_at(counts)
             if not ok and kind == 'create':
                 break
         time.sleep(args.interval)
@@ -232,6 +261,10 @@ def api_loop(args, context):
 
 def context_for(args):
     """Client TLS context: the CA, and the client certificate if given."""
+    if urllib.parse.urlsplit(args.url).scheme == 'http':
+        return None
+    if not args.ca:
+        raise SystemExit('--ca is required for %s' % args.url)
     context = ssl.create_default_context(cafile=args.ca)
     if args.cert:
         context.load_cert_chain(args.cert, args.key)
@@ -243,7 +276,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('command', choices=['probe', 'loop', 'api-loop'])
     parser.add_argument('url')
-    parser.add_argument('--ca', required=True)
+    parser.add_argument('--ca', help='required for https URLs')
     parser.add_argument('--cert')
     parser.add_argument('--key')
     parser.add_argument('--sni')
@@ -252,6 +285,7 @@ def main():
     parser.add_argument('--interval', type=float, default=0.05)
     parser.add_argument('--max-seconds', type=float, default=900)
     parser.add_argument('--namespace', default='vipclient')
+    parser.add_argument('--wait-up', type=float, default=0)
     args = parser.parse_args()
     context = context_for(args)
     if args.command == 'api-loop':
@@ -270,6 +304,7 @@ def main():
         if not ok:
             counts['failed'] += 1
             counts['errors'] = (counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+            failed_at(counts)
         time.sleep(args.interval)
     counts['seconds'] = round(time.monotonic() - started, 1)
     print(json.dumps(counts))
