@@ -156,6 +156,16 @@ CONF
     printf '%s\n' "$conf" > /etc/containers/containers.conf
   fi
   rm -f /etc/cni/net.d/87-podman-bridge.conflist
+  # Every node's kubelet, containerd and shims take inotify instances of the host's root user (128 by default): two
+  # scenarios side by side ran out ("inotify_init: too many open files", a kubelet that never started). kind's
+  # known issues raise the same two limits to these values.
+  local sysctl
+  for sysctl in fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288; do
+    if [ "$(sysctl -n "${sysctl%%=*}" 2>/dev/null || echo 0)" -lt "${sysctl#*=}" ]; then
+      step "sysctl: $sysctl"
+      sysctl -q -w "$sysctl" || echo "setup.sh: cannot set $sysctl; scenarios side by side may run out of inotify instances" >&2
+    fi
+  done
 
   local want have
   want=$(printf '%s|%s|%s|%s' "$IMAGE_PKGS" "$IMAGE_RECIPE" "$MIRROR" "$(sha256sum < "$REPO/scripts/node-image/kubeha-init")" | sha256sum | cut -c1-16)
