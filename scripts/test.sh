@@ -5,7 +5,7 @@
 #   lint       yamllint and ansible-lint (production profile, nothing skipped)
 #   sanity     ansible-test sanity on the collection (ignore files stay empty)
 #   build      ansible-galaxy collection build, then install of the tarball into a scratch path
-#   unit       pytest tests/unit (real etcd on loopback; plain and TLS)
+#   unit       pytest tests/unit (real etcd on loopback; plain and TLS), in parallel (pytest-xdist, a worker per core)
 #   molecule   every scenario under molecule/, one after another; molecule:NAME runs one. Under CI=true the
 #              scenarios named in molecule/ci-deferred are left out, each named in the summary with its reason
 # Every stage runs even when an earlier one failed; the exit code is non-zero if any failed, and the
@@ -57,8 +57,10 @@ stage_build() {
 }
 
 stage_unit() {
-  # pytest's 5 (no tests collected) is a failure here: a test stage that tests nothing is broken
-  python -m pytest -q -p no:cacheprovider tests/unit
+  # pytest's 5 (no tests collected) is a failure here: a test stage that tests nothing is broken.
+  # -n auto: pytest-xdist, one worker per core (2 on CI's machine); tests/support/etcd_cluster.py's free_port gives
+  # each worker its own ports; tmp_path and the etcd data dirs are per process. KUBEHA_PYTEST_WORKERS=0: serial.
+  python -m pytest -q -p no:cacheprovider -n "${KUBEHA_PYTEST_WORKERS:-auto}" tests/unit
 }
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }

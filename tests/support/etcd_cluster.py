@@ -26,6 +26,7 @@ import datetime
 import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -56,17 +57,52 @@ def etcd35_binary() -> str:
     return os.environ.get("ETCD35_BIN") or DEFAULT_ETCD35
 
 
+def _port_block() -> range:
+    """The ports this test process may hand out: below the kernel's ephemeral range, one slice per xdist worker.
+
+    Ports from the ephemeral range (what ``bind(('127.0.0.1', 0))`` returns) can be taken between their hand-out and
+    etcd's bind, by any outgoing connection's source port or, under pytest-xdist, by the other worker's next hand-out.
+    Below that range the kernel picks no port by itself, and each worker of a run has its own slice.
+    """
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            low = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    first, last = 15000, max(low, 15000 + 2000)  # [first, last): at least 2000 ports for a single process
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... under pytest-xdist, unset otherwise
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (last - first) // max(count, 1)
+    return range(first + index * size, first + (index + 1) * size)
+
+
+_PORTS = _port_block()
+# a random start in the slice: two test runs side by side (not workers of one run) rarely meet either
+_NEXT_PORT = [_PORTS.start + random.randrange(len(_PORTS))]
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on and that this process has not handed out yet."""
+    """A TCP port on 127.0.0.1 that nothing listens on and that this process has not handed out yet.
+
+    From this process's own block (:func:`_port_block`): outside the ephemeral range and apart from the other
+    pytest-xdist workers' blocks, so that a port stays free until the process it was handed to binds it.
+    """
     with _PORT_LOCK:
-        for _attempt in range(50):
+        for _attempt in range(len(_PORTS)):
+            port = _NEXT_PORT[0]
+            _NEXT_PORT[0] = port + 1 if port + 1 < _PORTS.stop else _PORTS.start
+            if port in _HANDED_OUT:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            if port not in _HANDED_OUT:
-                _HANDED_OUT.add(port)
-                return port
-    raise RuntimeError("no free TCP port found on 127.0.0.1")
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # something else has it
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free TCP port found on 127.0.0.1 in %d-%d" % (_PORTS.start, _PORTS.stop - 1))
 
 
 def _die_with_parent() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._daemon import health
 from ansible_collections.kubeha.cluster.plugins.module_utils._daemon.common import DaemonError
+from support.etcd_cluster import free_port
 
 
 @pytest.fixture
@@ -32,12 +33,6 @@ def http_server():
     yield "http://127.0.0.1:%d" % server.server_address[1]
     server.shutdown()
     server.server_close()
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_url_status_and_body_are_what_is_reported(http_server):
