@@ -130,6 +130,7 @@ def test_the_leadership_goes_to_a_member_that_stays(etcd_fresh_plain):
     # the voter the leadership would go to first (etcd's member order), named as leaving next
     leaving_next = others[0]
     result = run_module("etcd_member", dict(cluster.connection_args(), name=leader, state="absent", leader_avoid=[leaving_next]))
+    assert not result.get("failed"), result  # a failed run has no "changed": say what it said
     assert (result["changed"], result["action"]) == (True, "leader_moved_and_removed"), result
     remaining = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name != leader]
     after = run_module("etcd_cluster_info", dict(cluster.connection_args(), endpoints=remaining))
