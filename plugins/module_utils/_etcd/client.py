@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import http.client
 import json
 import socket
@@ -373,6 +374,15 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
     @property
     def timeout(self):
         return self.transport.timeout
+
+    def with_endpoints(self, endpoints):
+        """A client with the same TLS settings and timeout for other ``endpoints`` (tried in that order)."""
+        other = copy.copy(self)
+        other.endpoints = [parse_endpoint(e) for e in endpoints]
+        other._preferred = 0  # pylint: disable=protected-access
+        other.last_endpoint = None
+        other.last_header = {}
+        return other
 
     # raw calls ----------------------------------------------------------------------------
     def call_endpoint(self, endpoint, path, payload=None, timeout=None):

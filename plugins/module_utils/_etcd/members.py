@@ -72,6 +72,57 @@ def _add(client, peer_urls, learner):
         return found, members
 
 
+def _staying_client(client, member, members):
+    """A client for the removal of ``member`` and the reads after it: endpoints of members that stay.
+
+    A removed member stops once it applies its own removal: a request it serves then fails ("etcdserver: server
+    stopped", a refused connection) although the removal was applied, and a read through it may see the list from
+    before. The configured endpoints that are not the member's come first (an endpoint that is none of the members'
+    client URLs is asked which member it is), then the client URLs of the voters that stay, so a run pointed only at
+    the leaving member reads through the others.
+    """
+    gone_id = member["id"]
+    gone_urls = set(_norm_urls(member["client_urls"], "client_urls"))
+    known = {}
+    for other in members:
+        for url in _norm_urls(other["client_urls"], "client_urls"):
+            known[url] = other["id"]
+    endpoints = []
+    for endpoint in client.endpoints:
+        if endpoint in gone_urls:
+            continue
+        if endpoint not in known:
+            try:
+                known[endpoint] = client.status(endpoint)["member_id"]
+            except EtcdError:
+                known[endpoint] = ""
+        if known[endpoint] != gone_id:
+            endpoints.append(endpoint)
+    for other in members:
+        if other["id"] != gone_id and not other["is_learner"]:
+            endpoints += [u for u in _norm_urls(other["client_urls"], "client_urls") if u not in endpoints]
+    return client.with_endpoints(endpoints) if endpoints else client
+
+
+def _remove(client, member):
+    """member_remove, then the member list; an error whose removal was applied all the same counts as done.
+
+    A removal whose answer is lost (the member that served it stopped, a timeout, "leader changed" after the
+    proposal) may be in the cluster; the member list, read through a member that stays, decides.
+    """
+    try:
+        client.member_remove(member["id"])
+    except EtcdError as exc:
+        try:
+            members = client.member_list()
+        except EtcdError:
+            raise exc from None
+        if any(m["id"] == member["id"] for m in members):
+            raise
+        return members
+    return client.member_list()
+
+
 def run_member(params, check_mode=False):
     """etcd_member: the result dict, or raise EtcdError."""
     name = params.get("name") or None
@@ -164,8 +215,8 @@ def _absent(client, members, member, check_mode, wait_timeout, avoid=()):
     actions = ["leader_moved"] if info is not None and _hand_over(client, info, member, check_mode, wait_timeout, avoid) else []
     actions.append("removed")
     if not check_mode:
-        _retry(lambda: client.member_remove(member["id"]), wait_timeout)
-        members = client.member_list()
+        staying = _staying_client(client, member, members)
+        members = _retry(lambda: _remove(staying, member), wait_timeout)
     else:
         members = [m for m in members if m["id"] != member["id"]]
     return _result(actions, None, members, dict(member))

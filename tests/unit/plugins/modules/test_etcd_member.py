@@ -121,6 +121,23 @@ def test_removing_the_leader_moves_its_leadership_first(etcd_fresh_plain):
     assert removal["action"] == "removed"
 
 
+def test_the_leader_removed_through_its_own_endpoint_only(etcd_fresh_plain):
+    """The endpoints name only the leaving leader (a run on its own host, say): the member stops once it applies its
+    removal, so the removal and the member list after it go through members that stay. (A race: the old code, which
+    read through the stopping member, passed this too in a trial; test_members.py scripts the lost answer.)"""
+    cluster = etcd_fresh_plain
+    before = run_module("etcd_cluster_info", cluster.connection_args())
+    leader = before["leader"]
+    own = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name == leader]
+    result = run_module("etcd_member", dict(cluster.connection_args(), endpoints=own, name=leader, state="absent"))
+    assert not result.get("failed"), result
+    assert (result["changed"], result["action"]) == (True, "leader_moved_and_removed"), result
+    assert sorted(m["name"] for m in result["members"]) == sorted(m["name"] for m in before["members"] if m["name"] != leader)
+    remaining = [u for m, u in zip(cluster.members, cluster.endpoints) if m.name != leader]
+    after = run_module("etcd_cluster_info", dict(cluster.connection_args(), endpoints=remaining))
+    assert after["healthy_count"] == 2 and after["leader"] not in ("", leader) and after["quorum"], after
+
+
 def test_the_leadership_goes_to_a_member_that_stays(etcd_fresh_plain):
     """Shrinking by two: the leaving leader hands its leadership to a member that is not leaving next."""
     cluster = etcd_fresh_plain

@@ -53,3 +53,73 @@ def test_an_add_that_was_not_applied_is_tried_again_then_fails_naming_etcd(monke
     with pytest.raises(EtcdError, match="leader changed"):
         run(client, monkeypatch)
     assert client.adds > 1
+
+
+class StoppingMember:
+    """Three voters; the removal is applied, then its answer is lost as when the member serving it stops.
+
+    ``requests`` records (call, endpoint) for every call, the endpoint being the first of the client's endpoints.
+    """
+
+    URLS = {"a1": "http://10.0.0.11:2379", "b2": "http://10.0.0.12:2379", "c3": "http://10.0.0.13:2379"}
+
+    def __init__(self, endpoints, apply=True, log=None, members=None):
+        self.endpoints = list(endpoints)
+        self.apply = apply
+        self.requests = [] if log is None else log
+        self.members = members if members is not None else [
+            {"id": mid, "name": "etcd%d" % (i + 1), "peer_urls": [url.replace("2379", "2380")], "client_urls": [url],
+             "is_learner": False} for i, (mid, url) in enumerate(sorted(self.URLS.items()))]
+
+    def with_endpoints(self, endpoints):
+        return StoppingMember(endpoints, self.apply, self.requests, self.members)
+
+    def status(self, endpoint):
+        raise AssertionError("every endpoint is a member's client URL: no status probe needed (%s)" % endpoint)
+
+    def member_list(self):
+        self.requests.append(("list", self.endpoints[0]))
+        return [dict(m) for m in self.members]
+
+    def member_remove(self, member_id):
+        self.requests.append(("remove", self.endpoints[0]))
+        if self.apply:
+            self.members[:] = [m for m in self.members if m["id"] != member_id]
+        raise EtcdError("member remove %s: %s: etcdserver: server stopped (not retried on another endpoint: the request "
+                        "may have been applied)" % (member_id, self.endpoints[0]), endpoint=self.endpoints[0], code=14,
+                        error="etcdserver: server stopped")
+
+
+def remove(client, monkeypatch, name="etcd1"):
+    """Remove a learner-free member without the health look (patched: the scripted cluster is healthy, a1 leads not)."""
+    monkeypatch.setattr(members_mod, "client_from_params", lambda params: client)
+    monkeypatch.setattr(members_mod, "cluster_info", lambda c: {
+        "members": [dict(m, healthy=True) for m in c.member_list()], "healthy_count": 3, "leader_id": "b2"})
+    monkeypatch.setattr(members_mod.time, "sleep", lambda seconds: None)
+    return members_mod.run_member({"name": name, "state": "absent", "wait_timeout": 5, "endpoints": client.endpoints})
+
+
+def test_a_removal_applied_before_the_removed_member_stopped_counts_as_done(monkeypatch):
+    """The endpoints start with the member that leaves: the removal and the reads after it go to members that stay,
+    and a removal whose answer was lost ("server stopped") but that the member list shows done is a success."""
+    client = StoppingMember([StoppingMember.URLS["a1"], StoppingMember.URLS["b2"]])
+    result = remove(client, monkeypatch)
+    assert result["changed"] and result["action"] == "removed", result
+    assert [m["id"] for m in result["members"]] == ["b2", "c3"]
+    sent = client.requests[client.requests.index(("remove", StoppingMember.URLS["b2"])):]
+    assert [c for c, _ in sent].count("remove") == 1, "the removal was sent again: %s" % sent
+    assert all(e != StoppingMember.URLS["a1"] for _, e in sent), "a request after the removal went to the removed member"
+
+
+def test_a_removal_pointed_only_at_the_leaving_member_reads_through_the_others(monkeypatch):
+    client = StoppingMember([StoppingMember.URLS["a1"]])
+    result = remove(client, monkeypatch)
+    assert result["changed"] and [m["id"] for m in result["members"]] == ["b2", "c3"], result
+    assert ("remove", StoppingMember.URLS["b2"]) in client.requests
+
+
+def test_a_removal_that_was_not_applied_fails_with_etcds_error(monkeypatch):
+    client = StoppingMember([StoppingMember.URLS["a1"], StoppingMember.URLS["b2"]], apply=False)
+    with pytest.raises(EtcdError, match="server stopped"):
+        remove(client, monkeypatch)
+    assert [m["id"] for m in client.members] == ["a1", "b2", "c3"]
