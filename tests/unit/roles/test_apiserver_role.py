@@ -43,6 +43,8 @@ CASES = [
     dict(id='unit-1.18', role='apiserver', template='kube-apiserver.service.j2',
          vars=dict(BASE, apiserver_kubernetes_version='1.18.20', apiserver_anonymous_auth='disabled', apiserver_legacy_basic_auth=True)),
     dict(id='manifest', role='apiserver', template='kube-apiserver.yaml.j2', vars=BASE),
+    dict(id='manifest-event-ttl', role='apiserver', template='kube-apiserver.yaml.j2',
+         vars=dict(BASE, apiserver_extra_args={'event-ttl': '2h0m0s'})),
     dict(id='authn', role='apiserver', template='authentication-config.yaml.j2', vars=BASE),
     dict(id='audit', role='apiserver', template='audit-policy.yaml.j2', vars=BASE),
     dict(id='daemon-host', role='apiserver', template=DAEMON_ARGS, vars=BASE),
@@ -126,6 +128,16 @@ def _secret_and_config_paths(values):
     """Every file under /srv/kubernetes or /etc/kubernetes/apiserver that a parsed flag names."""
     paths = [v for vs in values.values() for v in vs if v.startswith(('/srv/kubernetes/', '/etc/kubernetes/apiserver/'))]
     return [p for p in paths if p.startswith('/srv/')], [p for p in paths if p.startswith('/etc/')]
+
+
+def test_a_flag_added_or_removed_changes_the_manifest_by_that_flag_only(rendered):
+    """Molecule static_pod rolls a new flag (--event-ttl) through the manifests and does not roll it back: removing an
+    extra flag changes the staged manifest as adding it did (kubeha.cluster.daemon rolls on a changed manifest)."""
+    with_flag = yaml.safe_load(rendered['manifest-event-ttl'])['spec']['containers'][0]['command']
+    without = yaml.safe_load(rendered['manifest'])['spec']['containers'][0]['command']
+    assert rendered['manifest-event-ttl'] != rendered['manifest']
+    assert [a for a in with_flag if a not in without] == ['--event-ttl=2h0m0s']
+    assert [a for a in without if a not in with_flag] == []
 
 
 @pytest.mark.parametrize('case, unit', [('daemon-host', 'unit'), ('daemon-host-disabled-token', 'unit-disabled-token')])
