@@ -588,9 +588,14 @@ class EtcdClient:  # pylint: disable=too-many-public-methods
                 "peer_urls": list(data.get("peerURLs") or []), "client_urls": list(data.get("clientURLs") or []),
                 "is_learner": bool(data.get("isLearner"))}
 
-    def member_list(self):
-        """Members as dicts: ``id`` (hex), ``name``, ``peer_urls``, ``client_urls``, ``is_learner``."""
-        data = self.call("/v3/cluster/member/list", {}, what="member list")
+    def member_list(self, linearizable=False):
+        """Members as dicts: ``id`` (hex), ``name``, ``peer_urls``, ``client_urls``, ``is_learner``.
+
+        By default the answering member's own view, which may not yet have applied a membership change committed
+        through another member; ``linearizable`` waits until it has (a quorum read: fails without a quorum).
+        """
+        data = self.call("/v3/cluster/member/list", {"linearizable": True} if linearizable else {},
+                         what="member list")
         return [self._member(m) for m in data.get("members") or []]
 
     def member_add(self, peer_urls, learner=False):

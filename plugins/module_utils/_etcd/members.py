@@ -52,6 +52,15 @@ def _retry(action, wait_timeout, clock=time.monotonic, sleep=time.sleep):
         sleep(max(0.0, min(POLL_INTERVAL, deadline - clock())))
 
 
+def _members(client):
+    """The member list as the cluster committed it (a quorum read).
+
+    A membership change is answered once the leader applied it; the member that reads next may not have yet, and
+    its own view would still show the member added, a learner promoted or a member removed as before.
+    """
+    return client.member_list(linearizable=True)
+
+
 def _add(client, peer_urls, learner):
     """member_add, and if its answer was an error, a look whether it was applied all the same.
 
@@ -63,7 +72,7 @@ def _add(client, peer_urls, learner):
         return client.member_add(peer_urls, learner=learner)
     except EtcdError as exc:
         try:
-            members = client.member_list()
+            members = _members(client)
         except EtcdError:
             raise exc from None
         found = find_member(members, None, peer_urls)
@@ -114,13 +123,13 @@ def _remove(client, member):
         client.member_remove(member["id"])
     except EtcdError as exc:
         try:
-            members = client.member_list()
+            members = _members(client)
         except EtcdError:
             raise exc from None
         if any(m["id"] == member["id"] for m in members):
             raise
         return members
-    return client.member_list()
+    return _members(client)
 
 
 def run_member(params, check_mode=False):
@@ -131,7 +140,13 @@ def run_member(params, check_mode=False):
         raise EtcdConfigError("give name, peer_urls or both to identify the member")
     wait_timeout = float(params.get("wait_timeout") if params.get("wait_timeout") is not None else 30)
     client = client_from_params(params)
-    members = client.member_list()
+    try:
+        members = _members(client)
+    except EtcdError as exc:
+        raise EtcdError("cannot read the member list with a quorum read (%s). Adding, promoting and removing a member "
+                        "need a quorum of voting members: kubeha.cluster.etcd_check shows which members are down; start "
+                        "them, or restore a snapshot (playbooks/etcd-restore.yml) if a majority is lost" % exc,
+                        **exc.result) from None
     member = find_member(members, name, peer_urls)
     state = params.get("state") or "present"
     if state == "absent":
@@ -185,7 +200,7 @@ def _present(client, params, members, member, name, peer_urls, check_mode, wait_
                 raise
         member = dict(member, is_learner=False)
     if actions and not check_mode:
-        members = client.member_list()
+        members = _members(client)
         member = next((m for m in members if m["id"] == member["id"]), member)
     elif check_mode:
         members = [member if (m is member or (m["id"] and m["id"] == member["id"])) else m for m in members]

@@ -19,7 +19,8 @@ class LostAnswer:
                          "is_learner": False}]
         self.adds = 0
 
-    def member_list(self):
+    def member_list(self, linearizable=False):
+        assert linearizable, "etcd_member decides on a quorum read of the member list"
         return [dict(m) for m in self.members]
 
     def member_add(self, peer_urls, learner=False):
@@ -77,7 +78,8 @@ class StoppingMember:
     def status(self, endpoint):
         raise AssertionError("every endpoint is a member's client URL: no status probe needed (%s)" % endpoint)
 
-    def member_list(self):
+    def member_list(self, linearizable=False):
+        assert linearizable, "etcd_member decides on a quorum read of the member list"
         self.requests.append(("list", self.endpoints[0]))
         return [dict(m) for m in self.members]
 
@@ -94,7 +96,7 @@ def remove(client, monkeypatch, name="etcd1"):
     """Remove a learner-free member without the health look (patched: the scripted cluster is healthy, a1 leads not)."""
     monkeypatch.setattr(members_mod, "client_from_params", lambda params: client)
     monkeypatch.setattr(members_mod, "cluster_info", lambda c: {
-        "members": [dict(m, healthy=True) for m in c.member_list()], "healthy_count": 3, "leader_id": "b2"})
+        "members": [dict(m, healthy=True) for m in c.member_list(linearizable=True)], "healthy_count": 3, "leader_id": "b2"})
     monkeypatch.setattr(members_mod.time, "sleep", lambda seconds: None)
     return members_mod.run_member({"name": name, "state": "absent", "wait_timeout": 5, "endpoints": client.endpoints})
 
@@ -123,3 +125,52 @@ def test_a_removal_that_was_not_applied_fails_with_etcds_error(monkeypatch):
     with pytest.raises(EtcdError, match="server stopped"):
         remove(client, monkeypatch)
     assert [m["id"] for m in client.members] == ["a1", "b2", "c3"]
+
+
+class LaggingMember:
+    """Two views of the membership, as etcd has them after a promotion forwarded to the leader.
+
+    The promotion is answered once the leader applied it; the member that served it may not have applied it yet,
+    so its own view (the default, serializable member list) still shows a learner; a linearizable list waits.
+    """
+
+    def __init__(self):
+        self.committed = [{"id": "a1", "name": "etcd1", "peer_urls": [PEER.replace("14", "11")], "client_urls": [],
+                           "is_learner": False},
+                          {"id": "d4", "name": "etcd4", "peer_urls": [PEER], "client_urls": [], "is_learner": True}]
+        self.local = [dict(m) for m in self.committed]
+        self.promotes = 0
+
+    def member_list(self, linearizable=False):
+        return [dict(m) for m in (self.committed if linearizable else self.local)]
+
+    def member_promote(self, member_id):
+        self.promotes += 1
+        for member in self.committed:
+            if member["id"] == member_id:
+                if not member["is_learner"]:
+                    raise EtcdError("member promote %s: etcdserver: can only promote a learner member" % member_id)
+                member["is_learner"] = False
+
+
+def test_a_promotion_is_reported_as_committed_and_not_repeated(monkeypatch):
+    client = LaggingMember()
+    monkeypatch.setattr(members_mod, "client_from_params", lambda params: client)
+    params = {"name": "etcd4", "peer_urls": [PEER], "promote": True, "wait_timeout": 5}
+    result = members_mod.run_member(params)
+    assert result["changed"] and result["action"] == "promoted"
+    assert result["member"]["is_learner"] is False, "the result shows the lagging member's view"
+    again = members_mod.run_member(params)
+    assert again["changed"] is False and again["action"] == "none"
+    assert client.promotes == 1
+
+
+def test_a_list_without_quorum_says_what_a_membership_change_needs(monkeypatch):
+    class NoQuorum:
+        endpoints = ["https://10.0.0.11:2379"]
+
+        def member_list(self, linearizable=False):
+            raise EtcdError("member list failed on every endpoint: https://10.0.0.11:2379: timed out after 5s")
+    monkeypatch.setattr(members_mod, "client_from_params", lambda params: NoQuorum())
+    with pytest.raises(EtcdError, match="quorum read .*timed out.* need a quorum of voting members.*etcd-restore.yml"):
+        members_mod.run_member({"name": "etcd4", "peer_urls": [PEER], "promote": True})

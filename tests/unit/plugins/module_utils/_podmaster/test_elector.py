@@ -177,24 +177,43 @@ def test_sigstop_past_ttl_then_sigcont_deactivates_before_anything_else(spawn, e
     assert checker.overlaps == [] or all(t - woke_at < deactivated + 0.05 for t, _names in checker.overlaps)
 
 
+def _stepped_down_on_its_own(log):
+    """The reason of a deactivation logged before the SIGTERM's (a lost lease, a passed deadline), or ''."""
+    for reason in re.findall(r": active -> standby \(.*?\): (.*)", log):
+        if reason.startswith("stopping (SIGTERM)"):
+            return ""
+        return reason
+    return ""
+
+
 def test_sigterm_hands_over_well_before_the_lease_could_expire(spawn, etcd_tls):
-    podmasters = three(spawn, etcd_tls)
-    with Checker(podmasters) as checker:
-        wait_for(lambda: len(checker.active()) == 1, 10, "one podmaster to become active")
-        holder = the_active(podmasters)
-        sent = time.monotonic()
-        holder.signal(signal.SIGTERM)
-        handed_over = wait_for(lambda: checker.first_change_after(sent, lambda names: len(names) == 1 and holder.name not in names),
-                               3, "handover to a peer")
-        took = handed_over - sent
-        holder.proc.wait(5)
+    # FAST's etcd timeout is 0.5 s: on a loaded runner a holder can miss its renewal deadline and step down on its own
+    # just before the signal. Such an attempt proves nothing about SIGTERM: it is made again with new podmasters, at
+    # most three times; every assertion below is on an attempt whose holder was still active when it got the signal.
+    for attempt in range(3):
+        podmasters = [spawn("try%d-pm%d" % (attempt, i), etcd_tls.endpoints, tls=etcd_tls.tls) for i in range(3)]
+        with Checker(podmasters) as checker:
+            wait_for(lambda: len(checker.active()) == 1, 10, "one podmaster to become active")
+            holder = the_active(podmasters)
+            sent = time.monotonic()
+            holder.signal(signal.SIGTERM)
+            handed_over = wait_for(lambda: checker.first_change_after(
+                sent, lambda names: len(names) == 1 and holder.name not in names), 3, "handover to a peer")
+            took = handed_over - sent
+            holder.proc.wait(5)
+        log = holder.log()
+        own = _stepped_down_on_its_own(log)
+        for podmaster in podmasters:
+            podmaster.stop()
+        if not own:
+            break
+    assert not own, "the holder stepped down on its own before the SIGTERM in every attempt, last: %s" % own
     # a revoked lease: a peer acts within a poll (0.25 s) plus its activation, sub-second by design; 1.5 s for a
     # loaded runner. Without the revocation the peer would wait for the lease to expire: TTL - renew_interval = 2.8 s
     assert took < 1.5
     assert checker.overlaps == []
     assert holder.proc.returncode == 0
-    log = holder.log()
-    assert "stopping (SIGTERM)" in log and "revoked lease" in log
+    assert "stopping (SIGTERM)" in log and "revoked lease" in log, log
 
 
 def test_changed_source_updates_the_active_copy(spawn, etcd_tls):
