@@ -68,7 +68,10 @@ scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/
 deferred() { grep -v -E '^[[:space:]]*(#|$)' molecule/ci-deferred 2>/dev/null; }
 # One scenario; then the anonymous volumes its nodes left (containerd's state: molecule removes the
 # containers, not their volumes).
-scenario() { molecule test -s "$1"; local rc=$?; podman volume prune -f >/dev/null 2>&1; return $rc; }
+scenario() {
+  MOLECULE_PODMAN_EXECUTABLE="$PWD/scripts/molecule-podman" molecule test -s "$1"; local rc=$?
+  podman volume prune -f >/dev/null 2>&1; return $rc
+}
 
 for s in "${stages[@]}"; do
   case $s in
