@@ -318,8 +318,12 @@ def ips(*last):
                     'etcd_artifact_sha256': 'abc'}, ["etcd_artifact_sha256 'abc' is not a sha256"]),
     (ips(1, 2, 3), {'etcd_version': '3.4.23'}, ['etcd_version is 3.4.23, older than 3.5', 'upgrade the cluster to 3.5 first']),
     (ips(1, 2, 3), {'etcd_data_mount': {'src': '/dev/vdb'}}, ['etcd_data_mount needs src and fstype']),
+    (ips(1, 2, 3), {'etcd_initial_snapshot': '/nonexistent/old.db', 'etcd_bootstrap': 'discovery',
+                    'etcd_discovery_service': 'https://10.9.0.9:4001', 'etcd_install_source': 'package'},
+     ["etcd_initial_snapshot '/nonexistent/old.db' is not a file on the controller", 'set etcd_bootstrap: static',
+      "Debian's etcd-server (etcd_install_source package)", 'set etcd_install_source: artifact']),
 ], ids=['even', 'duplicate-ip', 'bad-ip', 'duplicate-name-loopback', 'reserved-flags', 'http-discovery', 'artifact-sha',
-        'etcd-3.4', 'mount'])
+        'etcd-3.4', 'mount', 'initial-snapshot'])
 def test_bad_inventory_fails_first_and_names_the_fix(tmp_path, hosts, group_vars, expected):
     code, output = run_role(tmp_path, hosts, group_vars)
     assert code != 0, output
