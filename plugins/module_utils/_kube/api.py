@@ -1,7 +1,7 @@
 # Copyright (c) kubeha developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Reads of the Kubernetes API with a client certificate, in the standard library (no client package on the nodes)."""
+"""The Kubernetes API with a client certificate, in the standard library (no client package on the nodes)."""
 
 from __future__ import annotations
 
@@ -19,22 +19,38 @@ class ApiError(Exception):
         self.status = status
 
 
-def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
-    """GET server+path, verified against ca_file, with the client certificate; return the decoded JSON."""
+def request_json(server, path, ca_file, cert_file, key_file, method="GET", body=None, content_type="application/json",
+                 timeout=5.0):
+    """``method`` server+path (``body`` sent as JSON), verified against ca_file, with the client certificate.
+
+    Returns the decoded JSON answer; raises :class:`ApiError` with the HTTP status (404 for an object that is not
+    there, 429 for an eviction a PodDisruptionBudget refuses) or the network's error.
+    """
     url = server.rstrip("/") + path
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = content_type
     try:
         context = ssl.create_default_context(cafile=ca_file)
         context.load_cert_chain(cert_file, key_file)
         opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
-        with opener.open(urllib.request.Request(url, headers={"Accept": "application/json"}), timeout=timeout) as answer:
-            return json.loads(answer.read().decode("utf-8"))
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        with opener.open(req, timeout=timeout) as answer:
+            return json.loads(answer.read().decode("utf-8") or "{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")[:300]
         hint = {401: "the apiserver does not accept %s" % cert_file,
-                403: "the certificate %s may not read this" % cert_file}.get(exc.code, "")
-        raise ApiError("GET %s answered HTTP %d %s%s" % (url, exc.code, detail, (" (%s)" % hint) if hint else ""), exc.code) from None
+                403: "the certificate %s may not do this" % cert_file}.get(exc.code, "")
+        raise ApiError("%s %s answered HTTP %d %s%s" % (method, url, exc.code, detail, (" (%s)" % hint) if hint else ""),
+                       exc.code) from None
     except (OSError, ValueError, ssl.SSLError) as exc:
-        raise ApiError("GET %s failed: %s" % (url, getattr(exc, "reason", None) or exc)) from None
+        raise ApiError("%s %s failed: %s" % (method, url, getattr(exc, "reason", None) or exc)) from None
+
+
+def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
+    """GET server+path, verified against ca_file, with the client certificate; return the decoded JSON."""
+    return request_json(server, path, ca_file, cert_file, key_file, timeout=timeout)
 
 
 def node_summary(node):

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# Copyright (c) kubeha developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kube_node
+short_description: Cordon, drain, uncordon or delete a Node, as kubectl drain does, in the standard library
+version_added: 0.3.0
+description:
+  - O(state=cordoned) marks the Node unschedulable; O(state=drained) also evicts its pods through the eviction API (so
+    PodDisruptionBudgets hold; an eviction a budget refuses is tried again) and waits until they are gone, within
+    O(timeout); O(state=absent) drains and then deletes the Node; O(state=present) makes it schedulable again.
+  - A drain leaves mirror pods (static pods), DaemonSet pods and finished pods, as C(kubectl drain --ignore-daemonsets)
+    does. Before anything changes it refuses pods no controller would start elsewhere (O(force) deletes them) and pods
+    with emptyDir data (O(delete_emptydir_data) accepts losing it), naming each.
+  - Talks to the apiserver with a client certificate that may do this (an admin's), in the standard library.
+  - Idempotent, so a second run reports C(changed=false).
+extends_documentation_fragment:
+  - kubeha.cluster.attributes
+  - kubeha.cluster.attributes.POSIX
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  server:
+    description: The apiserver's URL (the load-balanced endpoint).
+    type: str
+    required: true
+  ca_file:
+    description: The cluster CA that verifies the apiserver.
+    type: path
+    required: true
+  cert_file:
+    description: The client certificate (one that may patch Nodes, evict pods and delete Nodes, like an admin's).
+    type: path
+    required: true
+  key_file:
+    description: Its key.
+    type: path
+    required: true
+  name:
+    description: The Node's name.
+    type: str
+    required: true
+  state:
+    description: What the Node should be.
+    type: str
+    choices: [present, cordoned, drained, absent]
+    default: drained
+  timeout:
+    description: Seconds the drain may take (evictions refused by a budget tried again, pods terminating).
+    type: float
+    default: 300
+  force:
+    description: Delete pods that no controller owns (they are not started elsewhere).
+    type: bool
+    default: false
+  delete_emptydir_data:
+    description: Evict pods with emptyDir volumes (their data is lost).
+    type: bool
+    default: false
+author:
+  - kubeha developers (@kubeha)
+"""
+
+EXAMPLES = r"""
+- name: Drain a worker before its kubelet is upgraded
+  kubeha.cluster.kube_node:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/admin.crt
+    key_file: /srv/kubernetes/admin.key
+    name: w1
+    state: drained
+    timeout: 300
+
+- name: Make it schedulable again
+  kubeha.cluster.kube_node:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/admin.crt
+    key_file: /srv/kubernetes/admin.key
+    name: w1
+    state: present
+"""
+
+RETURN = r"""
+actions:
+  description: What was done (or would be, in check mode), in order.
+  type: list
+  elements: str
+  returned: always
+  sample: [cordoned, drained]
+evicted:
+  description: The pods evicted (C(namespace/name)); in check mode, the ones that would be.
+  type: list
+  elements: str
+  returned: always
+left:
+  description: The pods a drain leaves on the Node, each with why (C(pod), C(why)).
+  type: list
+  elements: dict
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, request_json
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.node import DrainError, NodeClient, run_node
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            server=dict(type="str", required=True),
+            ca_file=dict(type="path", required=True),
+            cert_file=dict(type="path", required=True),
+            key_file=dict(type="path", required=True),
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="drained", choices=["present", "cordoned", "drained", "absent"]),
+            timeout=dict(type="float", default=300.0),
+            force=dict(type="bool", default=False),
+            delete_emptydir_data=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+
+    def request(method, path, body=None, content_type="application/json"):
+        return request_json(p["server"], path, p["ca_file"], p["cert_file"], p["key_file"], method=method, body=body,
+                            content_type=content_type, timeout=10.0)
+    try:
+        module.exit_json(**run_node(NodeClient(request), p, check_mode=module.check_mode))
+    except DrainError as exc:
+        module.fail_json(msg="kube_node: %s" % exc, **exc.result)
+    except ApiError as exc:
+        module.fail_json(msg="kube_node: %s" % exc)
+
+
+if __name__ == "__main__":
+    main()

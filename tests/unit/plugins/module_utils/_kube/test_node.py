@@ -1,0 +1,158 @@
+"""kube_node's cordon, drain and delete against a scripted apiserver: what is evicted, left, refused and waited for."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.node import DrainError, NodeClient, plan_drain, run_node
+
+
+def pod(name, owner=None, ns="default", phase="Running", mirror=False, emptydir=False, uid=None):
+    meta = {"name": name, "namespace": ns, "uid": uid or "uid-" + name}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
+    if mirror:
+        meta["annotations"] = {"kubernetes.io/config.mirror": "abc"}
+    spec = {"volumes": [{"name": "scratch", "emptyDir": {}}]} if emptydir else {}
+    return {"metadata": meta, "spec": spec, "status": {"phase": phase}}
+
+
+class Apiserver:
+    """Nodes and pods; an evicted pod goes after ``terminating`` reads; ``budget`` refuses that many evictions (429)."""
+
+    def __init__(self, pods, unschedulable=False, budget=0, terminating=1):
+        self.nodes = {"w1": {"metadata": {"name": "w1"}, "spec": {"unschedulable": True} if unschedulable else {}}}
+        self.pods = {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
+        self.budget = budget
+        self.terminating = terminating
+        self.leaving = {}
+        self.calls = []
+
+    def __call__(self, method, path, body=None, content_type="application/json"):
+        self.calls.append((method, path))
+        parts = path.split("?")[0].strip("/").split("/")
+        if parts[:3] == ["api", "v1", "nodes"]:
+            node = self.nodes.get(parts[3])
+            if node is None:
+                raise ApiError("%s %s answered HTTP 404" % (method, path), 404)
+            if method == "PATCH":
+                assert content_type == "application/merge-patch+json"
+                node["spec"]["unschedulable"] = body["spec"]["unschedulable"]
+            if method == "DELETE":
+                del self.nodes[parts[3]]
+            return node
+        if parts == ["api", "v1", "pods"]:
+            assert "fieldSelector=spec.nodeName%3Dw1" in path
+            return {"items": [p for k, p in self.pods.items() if k not in self.leaving or self.leaving[k] > 0]}
+        key = "%s/%s" % (parts[3], parts[5])   # api/v1/namespaces/NS/pods/NAME[/eviction]
+        if parts[-1] == "eviction" or method == "DELETE":
+            if key not in self.pods:
+                raise ApiError("not found", 404)
+            if parts[-1] == "eviction" and self.budget > 0:
+                self.budget -= 1
+                raise ApiError("POST %s answered HTTP 429 Cannot evict pod as it would violate the pod's disruption budget." % path, 429)
+            self.leaving.setdefault(key, self.terminating)
+            return {}
+        if key in self.leaving:
+            self.leaving[key] -= 1
+            if self.leaving[key] < 0:
+                self.pods.pop(key, None)
+        if key not in self.pods:
+            raise ApiError("not found", 404)
+        return self.pods[key]
+
+    def changes(self):
+        return [c for c in self.calls if c[0] != "GET"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+PODS = [pod("web-1", ("ReplicaSet", "web-7d")), pod("web-2", ("ReplicaSet", "web-7d"), ns="shop"),
+        pod("proxy", ("DaemonSet", "kube-proxy"), ns="kube-system"), pod("kube-apiserver-w1", mirror=True, ns="kube-system"),
+        pod("job-done", ("Job", "once"), phase="Succeeded")]
+
+
+def run(api, state="drained", check_mode=False, **params):
+    clock = Clock()
+    return run_node(NodeClient(api), dict({"name": "w1", "state": state, "timeout": 30}, **params), check_mode=check_mode,
+                    clock=clock, sleep=clock.sleep)
+
+
+def test_plan_leaves_mirror_daemonset_and_finished_pods_and_refuses_what_kubectl_refuses():
+    bare, scratch = pod("debug"), pod("cache", ("ReplicaSet", "cache-1"), emptydir=True)
+    evict, left, refused = plan_drain(PODS + [bare, scratch])
+    assert [p["metadata"]["name"] for p in evict] == ["web-1", "web-2"]
+    assert sorted(x["pod"] for x in left) == ["default/job-done", "kube-system/kube-apiserver-w1", "kube-system/proxy"]
+    assert [(x["pod"], x["why"].split(" ")[0]) for x in refused] == [("default/cache", "emptyDir"), ("default/debug", "no")]
+    evict, _left, refused = plan_drain([bare, scratch], force=True, delete_emptydir_data=True)
+    assert len(evict) == 2 and refused == []
+
+
+def test_drain_cordons_evicts_waits_and_a_second_run_changes_nothing():
+    api = Apiserver(PODS, terminating=3)
+    check = run(api, check_mode=True)
+    assert check["changed"] and check["actions"] == ["cordoned", "drained"]
+    assert check["evicted"] == ["default/web-1", "shop/web-2"]
+    assert api.changes() == [], "check mode changed something"
+    done = run(api)
+    assert done["actions"] == ["cordoned", "drained"] and done["evicted"] == ["default/web-1", "shop/web-2"]
+    assert ("PATCH", "/api/v1/nodes/w1") in api.calls
+    assert ("POST", "/api/v1/namespaces/shop/pods/web-2/eviction") in api.calls
+    assert "default/web-1" not in api.pods and "shop/web-2" not in api.pods, "returned before the pods were gone"
+    assert sorted(api.pods) == ["default/job-done", "kube-system/kube-apiserver-w1", "kube-system/proxy"]
+    again = run(api)
+    assert again["changed"] is False and again["actions"] == [] and again["diff"]["before"] == again["diff"]["after"]
+
+
+def test_an_eviction_a_budget_refuses_is_tried_again():
+    api = Apiserver(PODS, budget=3)
+    done = run(api)
+    assert done["actions"] == ["cordoned", "drained"]
+    assert len([c for c in api.calls if c[1].endswith("/eviction")]) == 5
+    assert "default/web-1" not in api.pods and "shop/web-2" not in api.pods
+
+
+def test_a_budget_that_never_allows_fails_naming_the_pod_and_the_node_stays_cordoned():
+    api = Apiserver(PODS, budget=10 ** 6)
+    with pytest.raises(DrainError) as failure:
+        run(api, timeout=10)
+    message = str(failure.value)
+    assert "Node w1 is not drained after 10s" in message and "default/web-1: not evicted" in message
+    assert "disruption budget" in message and "the node stays cordoned" in message
+    assert api.nodes["w1"]["spec"]["unschedulable"] is True
+
+
+def test_pods_that_would_be_lost_are_refused_before_any_change():
+    api = Apiserver(PODS + [pod("debug")])
+    with pytest.raises(DrainError, match="cannot be drained; nothing was changed: default/debug: no controller"):
+        run(api)
+    assert api.changes() == []
+    done = run(api, force=True)
+    assert "default/debug" in done["evicted"] and ("DELETE", "/api/v1/namespaces/default/pods/debug") in api.calls
+
+
+def test_absent_drains_then_deletes_and_present_uncordons():
+    api = Apiserver(PODS, unschedulable=True)
+    back = run(api, state="present")
+    assert back["actions"] == ["uncordoned"] and api.nodes["w1"]["spec"]["unschedulable"] is None
+    assert run(api, state="present")["changed"] is False
+    gone = run(api, state="absent")
+    assert gone["actions"] == ["cordoned", "drained", "deleted"] and "w1" not in api.nodes
+    assert run(api, state="absent")["changed"] is False
+
+
+def test_a_node_that_is_not_registered_is_named():
+    api = Apiserver(PODS)
+    api.nodes.clear()
+    with pytest.raises(DrainError, match="Node w1 is not registered"):
+        run(api, state="cordoned")
