@@ -19,6 +19,7 @@ description:
   - Talks to the apiserver with a client certificate that may do this (an admin's), in the standard library.
   - Idempotent, so a second run reports C(changed=false).
 extends_documentation_fragment:
+  - kubeha.cluster.kube_api
   - kubeha.cluster.attributes
   - kubeha.cluster.attributes.POSIX
 attributes:
@@ -27,22 +28,6 @@ attributes:
   diff_mode:
     support: full
 options:
-  server:
-    description: The apiserver's URL (the load-balanced endpoint).
-    type: str
-    required: true
-  ca_file:
-    description: The cluster CA that verifies the apiserver.
-    type: path
-    required: true
-  cert_file:
-    description: The client certificate (one that may patch Nodes, evict pods and delete Nodes, like an admin's).
-    type: path
-    required: true
-  key_file:
-    description: Its key.
-    type: path
-    required: true
   name:
     description: The Node's name.
     type: str
@@ -110,17 +95,13 @@ left:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, request_json
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, request_json
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.node import DrainError, NodeClient, run_node
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            server=dict(type="str", required=True),
-            ca_file=dict(type="path", required=True),
-            cert_file=dict(type="path", required=True),
-            key_file=dict(type="path", required=True),
+        argument_spec=argument_spec(
             name=dict(type="str", required=True),
             state=dict(type="str", default="drained", choices=["present", "cordoned", "drained", "absent"]),
             timeout=dict(type="float", default=300.0),

@@ -15,26 +15,11 @@ description:
   - With O(wait_for), polls (once a second, bounded by O(wait_timeout)) until every named Node is registered and, with
     O(pod_cidrs), has a pod CIDR from the controller-manager; then fails naming what is missing.
 extends_documentation_fragment:
+  - kubeha.cluster.kube_api
   - kubeha.cluster.attributes
   - kubeha.cluster.attributes.INFO_MODULE
   - kubeha.cluster.attributes.POSIX
 options:
-  server:
-    description: The apiserver's URL (the load-balanced endpoint).
-    type: str
-    required: true
-  ca_file:
-    description: The cluster CA that verifies the apiserver.
-    type: path
-    required: true
-  cert_file:
-    description: The client certificate.
-    type: path
-    required: true
-  key_file:
-    description: Its key.
-    type: path
-    required: true
   wait_for:
     description: Node names that must be registered.
     type: list
@@ -80,7 +65,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, get_json, node_summary
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, get_json, node_summary
 
 
 def missing(nodes, wanted, pod_cidrs):
@@ -93,11 +78,7 @@ def missing(nodes, wanted, pod_cidrs):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            server=dict(type="str", required=True),
-            ca_file=dict(type="path", required=True),
-            cert_file=dict(type="path", required=True),
-            key_file=dict(type="path", required=True),
+        argument_spec=argument_spec(
             wait_for=dict(type="list", elements="str", default=[]),
             pod_cidrs=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),

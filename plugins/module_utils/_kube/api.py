@@ -11,6 +11,14 @@ import urllib.error
 import urllib.request
 
 
+def argument_spec(**options):
+    """The apiserver connection (doc fragment kubeha.cluster.kube_api) plus a module's own ``options``."""
+    spec = dict(server=dict(type="str", required=True), ca_file=dict(type="path", required=True),
+                cert_file=dict(type="path", required=True), key_file=dict(type="path", required=True))
+    spec.update(options)
+    return spec
+
+
 class ApiError(Exception):
     """A read that failed: the URL and what the server or the network said; ``status`` is the HTTP status, if any."""
 
