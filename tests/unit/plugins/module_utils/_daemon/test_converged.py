@@ -123,6 +123,21 @@ def test_a_failing_health_check(host):
     assert len(drift) == 1 and drift[0].startswith("demo: not healthy (command test -e %s answered 'rc 1" % host.healthy)
 
 
+def test_after_a_failing_health_check_the_others_are_not_waited_for(host):
+    with open(host.stamp) as handle:
+        stamp = json.load(handle)
+    stamp["units"]["other.service"] = dict(stamp["units"]["demo.service"], name="other")
+    with open(host.stamp, "w") as handle:
+        json.dump(stamp, handle)
+    host.systemd.add("other.service", active=True, enabled=True)
+    os.unlink(host.healthy)
+    result = converged.check(host.stamp, DIGEST)
+    assert len(result["health"]) == 1, "a second failing check was waited for: %s %s" % (result["health"], result["drift"])
+    first = next(iter(result["health"]))
+    assert result["drift"][0].startswith("%s: not healthy" % first)
+    assert result["drift"][1] == "not asked after that: %s" % ({"demo", "other"} - {first}).pop()
+
+
 def test_health_is_not_asked_when_something_else_already_calls_for_a_run(host):
     os.unlink(host.healthy)
     result = converged.check(host.stamp, "e" * 64)
