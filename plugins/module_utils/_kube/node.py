@@ -165,8 +165,10 @@ def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.
             if not check_mode:
                 client.set_unschedulable(name, False)
         return _done(result, before, {"unschedulable": False, "registered": True})
-    evict, left, refused = plan_drain(client.pods_on(name), params.get("force", False),
-                                      params.get("delete_emptydir_data", False))
+    evict, left, refused = [], [], []
+    if state in ("drained", "absent"):  # cordoning alone evicts nothing, so it refuses nothing
+        evict, left, refused = plan_drain(client.pods_on(name), params.get("force", False),
+                                          params.get("delete_emptydir_data", False))
     result["left"] = left
     if refused:
         raise DrainError("Node %s cannot be drained; nothing was changed: %s" % (
@@ -175,7 +177,7 @@ def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.
         result["actions"].append("cordoned")
         if not check_mode:
             client.set_unschedulable(name, True)
-    if evict and state in ("drained", "absent"):
+    if evict:
         result["actions"].append("drained")
         result["evicted"] = [pod_name(p) for p in evict]
         if not check_mode:

@@ -137,8 +137,11 @@ def test_pods_that_would_be_lost_are_refused_before_any_change():
     with pytest.raises(DrainError, match="cannot be drained; nothing was changed: default/debug: no controller"):
         run(api)
     assert api.changes() == []
+    cordoned = run(api, state="cordoned")
+    assert cordoned["actions"] == ["cordoned"] and cordoned["evicted"] == [], "cordoning alone refused or evicted"
+    assert api.changes() == [("PATCH", "/api/v1/nodes/w1")], "cordoning touched pods: %s" % api.changes()
     done = run(api, force=True)
-    assert "default/debug" in done["evicted"] and ("DELETE", "/api/v1/namespaces/default/pods/debug") in api.calls
+    assert done["actions"] == ["drained"] and "default/debug" in done["evicted"] and ("DELETE", "/api/v1/namespaces/default/pods/debug") in api.calls
 
 
 def test_absent_drains_then_deletes_and_present_uncordons():
