@@ -62,6 +62,12 @@ _value:
   description: The plan.
   type: dict
   contains:
+    teardown:
+      description:
+        - "The node's side of its removal (M(kubeha.cluster.node_teardown)): C(daemons) (the kubelet, then containerd, under
+          this node's supervisor), C(monit_check_file) (kubeha's checks, under monit; else null) and C(files): what this
+          role writes (not its directories, nor monit's own unit and monitrc) and C(/var/lib/kubeha)."
+      type: dict
     libexec: {description: The directory of kubeha's helpers on the host., type: str}
     containerd_pidfile: {description: containerd's pidfile under monit., type: str}
     kubelet_pidfile: {description: The kubelet's pidfile under monit., type: str}
@@ -96,6 +102,9 @@ CONTAINERD_PIDFILE = "/run/kubeha-containerd.pid"
 KUBELET_PIDFILE = "/run/kubelet.pid"
 CONTAINERD_DROPIN = "/etc/systemd/system/containerd.service.d/10-kubeha-restart.conf"
 MONIT_VERIFY = LIBEXEC + "/monit-verify"
+MONIT_CHECK_FILE = "/etc/monit/conf.d/kubeha"
+# kubeha's records on a host (the daemon module's, the run's record, image archives)
+STATE_DIR = "/var/lib/kubeha"
 NODE_DAEMONS = LIBEXEC + "/node-daemons"
 PYTHON = "/usr/bin/python3"
 
@@ -236,7 +245,7 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
          "validate": "systemd:monit.service", "restarts": ["monit"]},
         {"path": "/etc/monit/monitrc", "template": "monitrc.j2", "mode": "0600", "validate": "/usr/bin/monit -t -c %s",
          "restarts": ["monit"]},
-        {"path": "/etc/monit/conf.d/kubeha", "template": "monit-kubeha.j2", "mode": "0600",
+        {"path": MONIT_CHECK_FILE, "template": "monit-kubeha.j2", "mode": "0600",
          "validate": "/usr/bin/monit -t -c %s" if created else MONIT_VERIFY + " %s kubeha", "restarts": ["monit"]},
     ]
     units_monit = [
@@ -253,7 +262,21 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
                           for name, pidfile in (("containerd", CONTAINERD_PIDFILE), ("kubelet", KUBELET_PIDFILE))}
     if lease_spec:
         monit_restart_argv["kubelet"].insert(3, "--lease=" + ",".join(lease_spec + [KUBELET_PIDFILE]))
+    # taking the node out (node_teardown, for a node that is only a node): the supervisor's daemons, the kubelet before
+    # containerd; the files this role writes (not the binaries; not the directories: the kubelet's holds its pods'
+    # mounts; not monit's own unit and monitrc, which may watch more than kubeha's checks), and kubeha's state on the host
+    monit = s.text("supervisor") == "monit"
+    teardown = {
+        "daemons": ([{"name": d["name"], "supervisor": "monit", "pidfile": d["pidfile"], "ctl": LIBEXEC + "/%s-ctl" % d["name"]}
+                     for d in reversed(daemons)] if monit else [{"name": "kubelet"}, {"name": "containerd"}]),
+        "monit_check_file": MONIT_CHECK_FILE if monit else None,
+        "files": [get(f, "path") for f in (files_monit_helpers + files_monit if monit else files_systemd)
+                  if get(f, "state", "file") not in ("directory", "absent") and "monit" not in (get(f, "restarts") or [])
+                  and get(f, "path") not in [get(b, "path") for b in binaries]]
+        + [STATE_DIR],
+    }
     return {
+        "teardown": teardown,
         "libexec": LIBEXEC,
         "containerd_pidfile": CONTAINERD_PIDFILE,
         "kubelet_pidfile": KUBELET_PIDFILE,

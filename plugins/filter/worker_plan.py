@@ -52,6 +52,12 @@ _value:
   description: The plan.
   type: dict
   contains:
+    teardown:
+      description:
+        - "The worker's side of its removal (M(kubeha.cluster.node_teardown), before the node role's): C(daemons)
+          (kube-proxy's service in host mode) and C(files): the kubeconfigs, kube-proxy's configuration, unit or
+          manifest, and the certificates and keys of the kubelet and kube-proxy in C(worker_secrets_dir)."
+      type: dict
     server: {description: The load-balanced apiserver URL., type: str}
     documents:
       description:
@@ -78,7 +84,7 @@ from ansible.utils.vars import merge_hash
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
 from ansible_collections.kubeha.cluster.plugins.filter.kubeconfig import kubeconfig
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, unique
 
 STAGED_MANIFEST = "/var/lib/kubeha/manifests/kube-proxy.yaml"
 UNIT_FILE = "/etc/systemd/system/kube-proxy.service"
@@ -162,7 +168,16 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
             {"name": "kube-proxy.service", "state": "stopped", "enabled": False},
         ]
 
+    # taking the worker out (node_teardown, before the node role's part): kube-proxy's service (a static pod dies with
+    # the pods), the files this role writes and the keys the secrets role put here for the kubelet and kube-proxy
+    teardown = {
+        "daemons": [{"name": "kube-proxy"}] if s.text("mode") == "host" else [],
+        "files": unique([get(f, "path") for f in kubelet_files + proxy_files]
+                        + ([UNIT_FILE] if s.text("mode") == "host" else [STAGED_MANIFEST, manifest_dir + "/kube-proxy.yaml"])
+                        + kubelet_inputs + proxy_inputs),
+    }
     return {
+        "teardown": teardown,
         "server": server,
         "documents": documents,
         "kube_proxy_config": proxy_config,

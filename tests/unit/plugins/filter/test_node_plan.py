@@ -167,3 +167,20 @@ def test_local_images_travel_in_the_daemon_call_and_registry_sends_none():
     assert [f for f in local['files_monit'] if f['path'].startswith('/var/lib/kubeha/images')] == archives
     registry = node_plan(dict(DEFAULTS), kube_images_files=archives)
     assert not [f for f in registry['files_systemd'] if f['path'].startswith('/var/lib/kubeha/images')]
+
+
+def test_teardown_per_supervisor():
+    systemd = plan()['teardown']
+    assert systemd['daemons'] == [{'name': 'kubelet'}, {'name': 'containerd'}] and systemd['monit_check_file'] is None
+    assert '/etc/systemd/system/kubelet.service' in systemd['files'] and '/var/lib/kubelet/config.yaml' in systemd['files']
+    # not the directories (the kubelet's holds its pods' mounts), not what must be absent anyway
+    assert '/var/lib/kubelet' not in systemd['files'] and '/etc/monit/conf.d/kubeha' not in systemd['files']
+    assert systemd['files'][-1] == '/var/lib/kubeha' and '/usr/local/bin/kubelet' not in systemd['files']
+    monit = plan(supervisor='monit')['teardown']
+    assert monit['daemons'] == [
+        {'name': 'kubelet', 'supervisor': 'monit', 'pidfile': '/run/kubelet.pid', 'ctl': LIB + '/kubelet-ctl'},
+        {'name': 'containerd', 'supervisor': 'monit', 'pidfile': '/run/kubeha-containerd.pid', 'ctl': LIB + '/containerd-ctl'}]
+    assert monit['monit_check_file'] == '/etc/monit/conf.d/kubeha'
+    # kubeha's control scripts and helpers go; monit's own unit and monitrc stay (they may watch more than kubeha's checks)
+    assert {LIB + '/kubelet-ctl', LIB + '/containerd-ctl', LIB + '/monit-verify'} <= set(monit['files'])
+    assert not {'/etc/monit/monitrc', '/etc/systemd/system/monit.service', '/etc/monit/conf.d/kubeha'} & set(monit['files'])

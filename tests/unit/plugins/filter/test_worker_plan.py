@@ -109,3 +109,15 @@ def test_static_pod_mode():
                           {'name': 'kube-proxy.service', 'state': 'stopped', 'enabled': False}]
     # the host mode's entries carry their restarts
     assert plan()['kube_proxy_files'][0]['restarts'] == ['kube-proxy']
+
+
+def test_teardown_stops_kube_proxy_and_removes_the_files_and_keys_not_the_binary():
+    host = plan()['teardown']
+    assert host['daemons'] == [{'name': 'kube-proxy'}]
+    assert host['files'] == ['/etc/kubernetes/kubelet.kubeconfig', '/etc/kubernetes/kube-proxy.kubeconfig', '/var/lib/kube-proxy/config.yaml',
+                             '/etc/systemd/system/kube-proxy.service', '/srv/kubernetes/ca.crt', '/srv/kubernetes/kubelet.crt',
+                             '/srv/kubernetes/kubelet.key', '/srv/kubernetes/kube-proxy.crt', '/srv/kubernetes/kube-proxy.key']
+    static = plan(mode='static_pod')['teardown']
+    # the static pod dies with the pods the teardown kills once the kubelet is stopped
+    assert static['daemons'] == []
+    assert static['files'][3:5] == ['/var/lib/kubeha/manifests/kube-proxy.yaml', '/etc/kubernetes/manifests/kube-proxy.yaml']
