@@ -25,6 +25,9 @@ READS = {'ansible.builtin.assert', 'ansible.builtin.set_fact', 'ansible.builtin.
 RECORDED = {'kubeha.cluster.daemon', 'kubeha.cluster.etcd_member', 'kubeha.cluster.etcd_check', 'kubeha.cluster.etcd_discovery'}
 # (role, task name) -> why it may write outside the record
 ALLOWED = {
+    # playbooks/remove-node.yml (roles/worker/tasks/remove.yml): the node leaves the cluster, and kubeha's record with it
+    ('node', "Stop the node's daemons, kill the pods and shims they leave, remove its files and kubeha's state"):
+        'the removal of a worker: it stops what the record describes and removes the record itself (/var/lib/kubeha)',
     ('control_plane', "Build podmaster.pyz on the controller (the daemon and the collection's etcd client in one file)"):
         'controller only (delegate_to: localhost); the pyz it builds is a daemon file',
     ('control_plane', "Remove podmaster.pyz's private build directory on the controller"): 'controller only',
