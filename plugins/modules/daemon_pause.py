@@ -57,6 +57,15 @@ options:
     description: Seconds the pause waits for the processes to end.
     type: int
     default: 120
+  kill:
+    description:
+      - O(state=paused) - stop nothing gracefully. Each unit's stop is asked for without waiting and its processes get
+        SIGKILL at once, and every process matching O(processes) gets SIGKILL while the pause waits (the held static
+        pods' too, which the kubelet would otherwise give their whole grace period).
+      - For a restore, where what the paused services would finish serving is replaced anyway. An apiserver whose etcd
+        lost its majority otherwise waits out its whole graceful stop on requests that cannot finish.
+    type: bool
+    default: false
   hold_dir:
     description: Where held manifests wait (created C(0700); not a directory the kubelet watches).
     type: path
@@ -146,6 +155,7 @@ def main():
             state_file=dict(type="path", default="/var/lib/kubeha/paused.json"),
             manager=dict(type="str", default=""),
             managed=dict(type="list", elements="str", default=[]),
+            kill=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -153,7 +163,7 @@ def main():
     try:
         if p["state"] == "paused":
             result = pause(p["units"], p["manifests"], p["hold_dir"], p["state_file"], processes=p["processes"],
-                           timeout=p["timeout"], check_mode=module.check_mode)
+                           timeout=p["timeout"], check_mode=module.check_mode, kill=p["kill"])
         else:
             result = resume(p["hold_dir"], p["state_file"], manager=p["manager"], managed=p["managed"], check_mode=module.check_mode)
     except (DaemonError, OSError) as exc:

@@ -5,7 +5,7 @@ put first on PATH. They keep unit states in a JSON file and log every call, so t
 unit (loaded, active, enabled, masked, needing a daemon-reload), run code that calls systemctl, and
 assert on what it asked for. Only what kubeha's daemon package uses is understood: show with
 --property, start [--no-block], stop, restart, try-restart, enable, disable, mask, unmask,
-reset-failed, daemon-reload. A unit listed in ``fail`` fails its start/restart with rc 1, like a unit whose
+reset-failed, daemon-reload, kill (recorded only). A unit listed in ``fail`` fails its start/restart with rc 1, like a unit whose
 ExecStart dies; one listed in ``fail_stop`` ends failed when stopped. systemd-analyze stays the real one.
 """
 
@@ -74,6 +74,8 @@ for name in names:
         if u["active"] == "failed":
             u["active"] = "inactive"
         u["result"] = "success"
+    elif verb == "kill":
+        pass
     elif verb == "enable":
         u["file"] = "enabled"
     elif verb == "disable":

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 
 from . import systemd
-from .common import DaemonError
+from .common import DaemonError, run
 
 __all__ = ["matching_processes", "pause", "resume"]
 
@@ -66,8 +67,11 @@ def _write(state_file, record):
     os.rename(tmp, state_file)
 
 
-def pause(units, manifests, hold_dir, state_file, processes=(), timeout=120, check_mode=False, proc="/proc"):
+def pause(units, manifests, hold_dir, state_file, processes=(), timeout=120, check_mode=False, proc="/proc", kill=False):
     """Stop the active ``units`` and hold the present ``manifests``; wait until no process matches ``processes``.
+
+    With ``kill``, nothing stops gracefully: each unit's stop is asked for and its processes get SIGKILL at once, and
+    so does every process matching ``processes`` while the pause waits (a held static pod's, too).
 
     Returns ``changed``, ``stopped`` (units), ``held`` (manifest paths) - what this call did - and ``paused`` (the
     whole record, with what an earlier, interrupted call did). Raises :class:`DaemonError` when a matching process
@@ -83,7 +87,12 @@ def pause(units, manifests, hold_dir, state_file, processes=(), timeout=120, che
                 if name not in record["units"]:
                     record["units"].append(name)
                     _write(state_file, record)
-                systemd.systemctl("stop", systemd.unit_name(name), unit=name)
+                if kill:
+                    # the stop job first, so that systemd does not start the killed unit again (Restart=)
+                    systemd.systemctl("stop", "--no-block", systemd.unit_name(name), unit=name)
+                    run(["systemctl", "kill", "--signal=SIGKILL", systemd.unit_name(name)], timeout=30)
+                else:
+                    systemd.systemctl("stop", systemd.unit_name(name), unit=name)
     for path in manifests or []:
         if os.path.exists(path):
             held.append(path)
@@ -102,6 +111,12 @@ def pause(units, manifests, hold_dir, state_file, processes=(), timeout=120, che
         left = matching_processes(processes, proc)
         if not left:
             break
+        if kill:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         if time.monotonic() - started >= timeout:
             raise DaemonError("still running %ds after the pause: %s; the kubelet (static pods) or systemd did not stop them: "
                               "look at `crictl ps` and `systemctl status` on this host"

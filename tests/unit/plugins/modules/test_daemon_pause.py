@@ -86,3 +86,20 @@ def test_the_wait_for_the_processes_is_bounded_and_names_what_is_left(tmp_path, 
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_kill_stops_without_grace_what_a_graceful_stop_would_wait_for(tmp_path, systemd):
+    marker = "kubeha-pause-kill-%d" % os.getpid()
+    # a process that ignores SIGTERM, like an apiserver finishing requests that hang on an etcd without quorum
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", deaf, marker])  # pylint: disable=consider-using-with
+    try:
+        paused = run_module("daemon_pause", dict(base(tmp_path), state="paused", processes=[marker], timeout=10, kill=True))
+        assert not paused.get("failed") and paused["stopped"] == ["podmaster", "kube-scheduler", "kube-apiserver"]
+        assert proc.wait(timeout=5) == -9 and paused["waited"] < 5
+        # each unit's stop is asked for without waiting, then its processes get SIGKILL
+        assert systemd.calls()[-2:] == [["stop", "--no-block", "kube-apiserver.service"], ["kill", "--signal=SIGKILL", "kube-apiserver.service"]]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
