@@ -79,7 +79,7 @@ _value:
       type: dict
     kubelet_args: {description: The kubelet's command line after the binary (the systemd unit and the monit script)., type: list, elements: str}
     kubelet_config: {description: The KubeletConfiguration (kubelet-config.yaml)., type: dict}
-    kubelet_inputs: {description: Files the kubelet reads that others install (a change restarts it under systemd)., type: list, elements: str}
+    kubelet_inputs: {description: Files the kubelet reads that others install (a change restarts it under either supervisor)., type: list, elements: str}
     monit_daemons: {description: "The daemons monit starts: name, binary, args, pidfile, log, notify.", type: list, elements: dict}
     files_systemd: {description: The daemon call's file entries under systemd., type: list, elements: dict}
     units_systemd: {description: The daemon call's unit entries under systemd., type: list, elements: dict}
@@ -214,7 +214,8 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     # file they read was written (node-daemons stale)
     restart_paths = {
         "containerd": [containerd_config, LIBEXEC + "/containerd-ctl"],
-        "kubelet": [config_path, LIBEXEC + "/kubelet-ctl", kubelet_binary] + [get(f, "path") for f in extra_files],
+        # the kubelet's inputs too (its certificates): a renewed one restarts it, as under systemd
+        "kubelet": unique([config_path, LIBEXEC + "/kubelet-ctl", kubelet_binary] + [get(f, "path") for f in extra_files] + kubelet_inputs),
     }
     # monit's health: containerd's socket and the kubelet's /healthz, and its Lease unless a restart is pending (the
     # kubelet runs from before one of its files was written: the restart handler checks the Lease after it)

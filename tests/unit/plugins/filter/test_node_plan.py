@@ -110,7 +110,7 @@ def test_a_kubelet_binary_the_role_does_not_install_is_an_input():
 
 
 def test_monit_files_units_and_restarts():
-    p = plan(kubelet_extra_files=[{'path': '/etc/x.conf', 'content': 'x'}])
+    p = plan(kubelet_extra_files=[{'path': '/etc/x.conf', 'content': 'x'}], kubelet_inputs=['/srv/kubernetes/kubelet.crt'])
     files = by_path(p['files_monit'])
     ctl = files[LIB + '/kubelet-ctl']
     assert ctl['template'] == 'daemon-ctl.sh.j2' and ctl['template_vars'] == {'item': p['monit_daemons'][1]}
@@ -121,10 +121,13 @@ def test_monit_files_units_and_restarts():
     assert [u['name'] for u in p['units_monit']] == ['containerd', 'kubelet', 'monit']
     assert p['units_monit'][2]['health']['command'] == [
         '/usr/bin/python3', LIB + '/node-daemons', 'check', '/run/containerd/containerd.sock', 'http://127.0.0.1:10248/healthz']
-    assert p['monit_restart_paths']['kubelet'] == ['/var/lib/kubelet/config.yaml', LIB + '/kubelet-ctl', '/usr/local/bin/kubelet', '/etc/x.conf']
+    # a renewed certificate (an input) restarts the kubelet under monit too
+    assert p['monit_restart_paths']['kubelet'] == ['/var/lib/kubelet/config.yaml', LIB + '/kubelet-ctl', '/usr/local/bin/kubelet', '/etc/x.conf',
+                                                   '/srv/kubernetes/kubelet.crt']
     assert p['monit_stale_argv'] == ['/usr/bin/python3', LIB + '/node-daemons', 'stale', 'containerd', '/run/kubeha-containerd.pid',
                                      '/etc/containerd/config.toml', LIB + '/containerd-ctl', '--', 'kubelet', '/run/kubelet.pid',
-                                     '/var/lib/kubelet/config.yaml', LIB + '/kubelet-ctl', '/usr/local/bin/kubelet', '/etc/x.conf']
+                                     '/var/lib/kubelet/config.yaml', LIB + '/kubelet-ctl', '/usr/local/bin/kubelet', '/etc/x.conf',
+                                     '/srv/kubernetes/kubelet.crt']
     assert p['monit_restart_argv']['containerd'] == [
         '/usr/bin/python3', LIB + '/node-daemons', 'restart', 'containerd', '/run/kubeha-containerd.pid', '/run/containerd/containerd.sock',
         'http://127.0.0.1:10248/healthz', '60', '/etc/containerd/config.toml', LIB + '/containerd-ctl']
