@@ -150,21 +150,27 @@ def take(client, endpoint, directory, keep, now=None, timeout=None):
                 endpoint=endpoint, removed=removed, directory_fix=fix)
 
 
-def elect(client, members):
+def elect(client, members, wait=15.0, clock=time.monotonic, sleep=time.sleep):
     """The first of ``members`` (``{"name", "client_url"}``, inventory order) whose ``/health`` answers true.
 
     Returns ``(name, client_url, not_healthy)``: ``not_healthy`` lists ``name: reason`` of the members before it.
-    Raises :class:`EtcdError` when none is healthy.
+    While none is healthy (a leader election in progress: "RAFT NO LEADER" on every member) it asks again once a
+    second, for at most ``wait`` seconds; then raises :class:`EtcdError` with what each member answered last.
     """
-    skipped = []
-    for member in members:
-        try:
-            client.health(member["client_url"])
-        except EtcdEndpointError as exc:
-            skipped.append("%s: %s" % (member["name"], exc.cause))
-            continue
-        return member["name"], member["client_url"], skipped
-    raise EtcdError("no etcd member is healthy, so no snapshot was taken: %s" % "; ".join(skipped), not_healthy=skipped)
+    deadline = clock() + wait
+    while True:
+        skipped = []
+        for member in members:
+            try:
+                client.health(member["client_url"])
+            except EtcdEndpointError as exc:
+                skipped.append("%s: %s" % (member["name"], exc.cause))
+                continue
+            return member["name"], member["client_url"], skipped
+        if clock() >= deadline:
+            raise EtcdError("no etcd member is healthy, so no snapshot was taken (asked again for %.0f s): %s"
+                            % (wait, "; ".join(skipped)), not_healthy=skipped)
+        sleep(1.0)
 
 
 def record(client, key, member, now, snapshot=None, error=None):

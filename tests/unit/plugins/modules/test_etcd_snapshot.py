@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdClient
-from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.snapshot import STATUS_KEY
+import pytest
+
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.client import EtcdClient, EtcdEndpointError, EtcdError
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.snapshot import STATUS_KEY, elect
 from ansible_collections.kubeha.cluster.plugins.plugin_utils import _zipapp
 from support.etcd_cluster import etcd_binary, run_module
 
@@ -125,3 +127,33 @@ def test_the_scheduled_program_is_the_same_code(etcd_fresh_plain, tmp_path):
     proc = subprocess.run([sys.executable, pyz, "--config", str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=60,
                           check=False)
     assert proc.returncode == 2 and "cannot read %s" % (tmp_path / "missing.json") in proc.stderr
+
+
+class _Electing:
+    """A cluster between leaders: every member answers 'RAFT NO LEADER' for the first ``passes`` rounds."""
+
+    def __init__(self, passes):
+        self.passes, self.asked = passes, 0
+
+    def health(self, url):
+        self.asked += 1
+        if self.asked <= 3 * self.passes:
+            raise EtcdEndpointError(url, "http", "HTTP 503 Service Unavailable: health false (RAFT NO LEADER)")
+        return True
+
+
+def test_the_choice_waits_out_a_leader_election_and_is_bounded():
+    members = [{"name": "m%d" % i, "client_url": "https://10.0.0.%d:2379" % i} for i in (1, 2, 3)]
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    # no leader for two rounds (as right after a member came back): the third round finds m1 healthy
+    assert elect(_Electing(2), members, wait=15, clock=lambda: clock[0], sleep=sleep) == ("m1", members[0]["client_url"], [])
+    assert clock[0] == 2.0
+    # never a leader: refused after the wait, naming each member's last answer
+    clock[0] = 0.0
+    with pytest.raises(EtcdError, match=r"no etcd member is healthy, so no snapshot was taken \(asked again for 15 s\): m1: HTTP 503"):
+        elect(_Electing(100), members, wait=15, clock=lambda: clock[0], sleep=sleep)
+    assert clock[0] == 15.0
