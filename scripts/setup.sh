@@ -77,7 +77,7 @@ apt_ensure() {   # install missing Debian packages, never touching the index whe
 
 setup_python() {
   # ansible-test sanity runs shellcheck on our scripts
-  apt_ensure python3-venv shellcheck
+  apt_ensure python3-venv shellcheck monit   # monit: test_node_daemons_monit.py runs the real one
   local req_hash
   req_hash=$(sha256sum < "$REPO/requirements.txt" | cut -c1-16)
   if [ "$(cat "$VENV/.kubeha-req" 2>/dev/null)" != "$req_hash" ]; then
