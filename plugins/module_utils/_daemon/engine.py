@@ -23,6 +23,7 @@ import time
 from . import files as _files
 from . import health as _health
 from . import packages as _packages
+from . import procs
 from . import systemd as _systemd
 from .common import DaemonError, sha256_file
 
@@ -190,20 +191,13 @@ def _started_after(name, since):
     if since is None:
         return False
     tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+    for process in procs.processes():
+        argv = process.argv()
+        if not argv or os.path.basename(argv[0]) != name:
             continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as handle:
-                argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
-            if os.path.basename(argv0) != name:
-                continue
-            with open("/proc/%s/stat" % pid, encoding="ascii") as handle:
-                ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-        except (OSError, IndexError, ValueError):
-            continue
+        ticks = process.start_ticks()
         # both clocks count boot time in whole ticks
-        if ticks / tick >= since:
+        if ticks is not None and ticks / tick >= since:
             return True
     return False
 

@@ -22,7 +22,7 @@ import re
 import signal
 import time
 
-from . import systemd
+from . import procs, systemd
 from .common import DaemonError, run
 
 __all__ = ["matching_processes", "pause", "resume"]
@@ -35,16 +35,10 @@ def matching_processes(patterns, proc="/proc"):
     if not compiled:
         return found
     me = os.getpid()
-    for entry in os.listdir(proc):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(os.path.join(proc, entry, "cmdline"), "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            continue
+    for process in procs.processes(proc):
+        cmdline = None if process.pid == me else process.cmdline()
         if cmdline and any(c.search(cmdline) for c in compiled):
-            found[int(entry)] = cmdline
+            found[process.pid] = cmdline
     return found
 
 

@@ -16,6 +16,7 @@ import shutil
 import signal
 import time
 
+from . import procs
 from .common import DaemonError, run, tail
 from .systemd import is_active, is_enabled, show, systemctl, unit_name
 
@@ -55,27 +56,7 @@ def pod_pids(cgroup_root="/sys/fs/cgroup"):
 
 def shim_pids(proc="/proc", prefix="containerd-shim"):
     """containerd's shims (their command name starts with ``prefix``), which outlive a stopped containerd."""
-    pids = set()
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "comm"), encoding="utf-8", errors="replace") as handle:
-                comm = handle.read().strip()
-        except OSError:
-            continue
-        if comm.startswith(prefix):
-            pids.add(int(entry))
-    return pids
-
-
-def _alive(pid, proc="/proc"):
-    try:
-        with open(os.path.join(proc, str(pid), "stat"), encoding="utf-8", errors="replace") as handle:
-            state = handle.read().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return {p.pid for p in procs.processes(proc) if (p.comm() or "").startswith(prefix)}
 
 
 def _pidfile_pid(path, proc="/proc"):
@@ -85,7 +66,7 @@ def _pidfile_pid(path, proc="/proc"):
             pid = int(handle.read().strip() or 0)
     except (OSError, ValueError):
         return None
-    return pid if pid > 0 and _alive(pid, proc) else None
+    return pid if pid > 0 and procs.alive(pid, proc) else None
 
 
 def _kill_all(find, what, timeout, proc="/proc"):
@@ -93,7 +74,7 @@ def _kill_all(find, what, timeout, proc="/proc"):
     killed = set()
     deadline = time.monotonic() + timeout
     while True:
-        left = {pid for pid in find() if _alive(pid, proc)}
+        left = {pid for pid in find() if procs.alive(pid, proc)}
         if not left:
             return len(killed)
         if time.monotonic() >= deadline:
@@ -187,7 +168,7 @@ class _Teardown:
             systemctl("disable", unit, unit=unit)
 
     def kill(self, key, find, what):
-        pids = {pid for pid in find() if _alive(pid, self.proc)}
+        pids = {pid for pid in find() if procs.alive(pid, self.proc)}
         if not pids:
             return
         if self.act("killed %d %s process(es)" % (len(pids), what)):

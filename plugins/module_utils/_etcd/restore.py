@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import time
 
+from .._daemon.procs import processes
 from .bolt import SnapshotError, read_status
 
 __all__ = ["MARKER", "RestoreError", "etcd_running", "read_marker", "restore_member"]
@@ -34,21 +35,7 @@ class RestoreError(Exception):
 
 def etcd_running(proc="/proc"):
     """The PIDs of processes named ``etcd`` on this host (a member's data is never replaced under a running etcd)."""
-    pids = []
-    try:
-        entries = os.listdir(proc)
-    except OSError:
-        return pids
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "comm"), "r", encoding="utf-8", errors="replace") as handle:
-                if handle.read().strip() == "etcd":
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return sorted(pids)
+    return sorted(p.pid for p in processes(proc) if p.comm() == "etcd")
 
 
 def read_marker(data_path):
