@@ -45,6 +45,26 @@ run() {   # run NAME CMD... : time it and record the outcome
     "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $t0 }")")")
   return "$rc"
 }
+# A stage run beside the ones after it (run_beside NAME CMD...), then waited for (waited NAME): its output goes
+# to its log only while it runs, and is printed whole when waited for. Its time is its own wall time.
+declare -A beside_pid beside_t0
+run_beside() {
+  local name=$1; shift
+  echo "=== [$name] $* (beside the stages below; its output follows when it ends)"
+  beside_t0[$name]=$EPOCHREALTIME
+  "$@" > "$LOGS/${name//[^A-Za-z0-9_.-]/_}.log" 2>&1 &
+  beside_pid[$name]=$!
+}
+waited() {
+  local name=$1 rc log=$LOGS/${1//[^A-Za-z0-9_.-]/_}.log
+  wait "${beside_pid[$name]}"; rc=$?
+  echo "=== [$name] its output"
+  cat "$log"
+  [ "$rc" = 0 ] || failed_logs+=("$name|$log")
+  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" \
+    "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - ${beside_t0[$name]} }")")")
+  return "$rc"
+}
 
 stage_build() {
   local out; out=$(mktemp -d)
@@ -73,10 +93,16 @@ scenario() {
   podman volume prune -f >/dev/null 2>&1; return $rc
 }
 
+# sanity (ansible-test, mostly one core) runs beside lint (ansible-lint, mostly one core) when lint comes first
+sanity_beside='' seen_lint=''
+for s in "${stages[@]}"; do
+  case $s in lint) seen_lint=1 ;; sanity) sanity_beside=$seen_lint ;; esac
+done
 for s in "${stages[@]}"; do
   case $s in
-    lint) run yamllint yamllint --strict . ; run ansible-lint ansible-lint --nocolor ;;
-    sanity) run sanity bash scripts/sanity.sh ;;
+    lint) [ -z "$sanity_beside" ] || run_beside sanity bash scripts/sanity.sh
+      run yamllint yamllint --strict . ; run ansible-lint ansible-lint --nocolor ;;
+    sanity) if [ -n "$sanity_beside" ]; then waited sanity; else run sanity bash scripts/sanity.sh; fi ;;
     build) run build stage_build ;;
     unit) run pytest stage_unit
       pytest_line=$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$LOGS/pytest.log" | tail -1)
