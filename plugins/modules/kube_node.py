@@ -49,6 +49,15 @@ options:
     description: Evict pods with emptyDir volumes (their data is lost).
     type: bool
     default: false
+  out_of_service:
+    description:
+      - The Node's machine is shut down. With O(state=drained) or O(state=absent), the Node gets the taint of a
+        non-graceful shutdown (C(node.kubernetes.io/out-of-service=nodeshutdown:NoExecute)) before the drain, so that
+        Kubernetes deletes its pods for good (no kubelet is left to confirm that they stopped) and their controllers
+        start them elsewhere.
+      - Refused before any change while the Node reports Ready (its kubelet runs).
+    type: bool
+    default: false
 author:
   - kubeha developers (@kubeha)
 """
@@ -63,6 +72,16 @@ EXAMPLES = r"""
     name: w1
     state: drained
     timeout: 300
+
+- name: Remove a worker whose machine is shut down (its pods are deleted for good and started elsewhere)
+  kubeha.cluster.kube_node:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/admin.crt
+    key_file: /srv/kubernetes/admin.key
+    name: w3
+    state: absent
+    out_of_service: true
 
 - name: Make it schedulable again
   kubeha.cluster.kube_node:
@@ -80,7 +99,7 @@ actions:
   type: list
   elements: str
   returned: always
-  sample: [cordoned, drained]
+  sample: [cordoned, tainted out-of-service, drained]
 evicted:
   description: The pods evicted (C(namespace/name)); in check mode, the ones that would be.
   type: list
@@ -107,6 +126,7 @@ def main():
             timeout=dict(type="float", default=300.0),
             force=dict(type="bool", default=False),
             delete_emptydir_data=dict(type="bool", default=False),
+            out_of_service=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

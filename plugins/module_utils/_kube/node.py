@@ -10,6 +10,12 @@ would start elsewhere (``force``: they are deleted for good) and pods with empty
 the data goes with the pod). Every other pod is evicted through the eviction API, so PodDisruptionBudgets hold: an
 eviction a budget refuses (HTTP 429) is tried again until ``timeout``; then the drain fails naming the pods left and
 what the apiserver said.
+
+A node whose machine is shut down (``out_of_service``): its kubelet no longer confirms that a pod has stopped, so an
+evicted pod would stay Terminating for ever and the drain would never end. The Node first gets Kubernetes' taint for a
+non-graceful shutdown, ``node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`` (GA in 1.28): the pod garbage
+collector then deletes the pods of that NotReady Node for good, and their controllers start them elsewhere. It is
+refused, before any change, while the Node reports Ready: its kubelet still runs, so the machine is not off.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import urllib.parse
 from .api import ApiError
 
 MIRROR = "kubernetes.io/config.mirror"
+OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
 FINISHED = ("Succeeded", "Failed")
 POLL = 1.0
 
@@ -76,6 +83,23 @@ class NodeClient:
         self.request("PATCH", "/api/v1/nodes/%s" % urllib.parse.quote(name), {"spec": {"unschedulable": True if value else None}},
                      content_type="application/merge-patch+json")
 
+    def add_taint(self, name, taint, attempts=5):
+        """Add taint to the Node's (a merge patch on the resourceVersion read, read again on a conflict)."""
+        for attempt in range(attempts):
+            node = self.node(name) or {}
+            taints = (node.get("spec") or {}).get("taints") or []
+            if any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] for t in taints):
+                return
+            body = {"metadata": {"resourceVersion": (node.get("metadata") or {}).get("resourceVersion")},
+                    "spec": {"taints": taints + [dict(taint)]}}
+            try:
+                self.request("PATCH", "/api/v1/nodes/%s" % urllib.parse.quote(name), body,
+                             content_type="application/merge-patch+json")
+                return
+            except ApiError as exc:
+                if exc.status != 409 or attempt == attempts - 1:
+                    raise
+
     def pods_on(self, name):
         query = urllib.parse.urlencode({"fieldSelector": "spec.nodeName=%s" % name})
         return self.request("GET", "/api/v1/pods?" + query).get("items") or []
@@ -106,6 +130,27 @@ class NodeClient:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+
+
+def ready(node):
+    """The status of the Node's Ready condition ("True", "False", "Unknown"), or "Unknown" without one."""
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") or "Unknown"
+    return "Unknown"
+
+
+def _needs_out_of_service(node, name):
+    """Whether the Node still lacks the out-of-service taint; refused (before any change) while it reports Ready."""
+    taints = (node.get("spec") or {}).get("taints") or []
+    if any(t.get("key") == OUT_OF_SERVICE["key"] and t.get("effect") == OUT_OF_SERVICE["effect"] for t in taints):
+        return False
+    if ready(node) == "True":
+        raise DrainError("Node %s reports Ready: its kubelet runs, so its machine is not shut down; nothing was changed. "
+                         "out_of_service is for a node whose machine is off: shut it down and wait until the Node is "
+                         "NotReady (the controller-manager's --node-monitor-grace-period), or remove it without "
+                         "out_of_service while it runs" % name)
+    return True
 
 
 def _drain(client, name, pods, params, clock, sleep):
@@ -170,6 +215,7 @@ def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.
         evict, left, refused = plan_drain(client.pods_on(name), params.get("force", False),
                                           params.get("delete_emptydir_data", False))
     result["left"] = left
+    taint = bool(params.get("out_of_service")) and state in ("drained", "absent") and _needs_out_of_service(node, name)
     if refused:
         raise DrainError("Node %s cannot be drained; nothing was changed: %s" % (
             name, "; ".join("%s: %s" % (r["pod"], r["why"]) for r in refused)), refused=refused, left=left)
@@ -177,6 +223,10 @@ def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.
         result["actions"].append("cordoned")
         if not check_mode:
             client.set_unschedulable(name, True)
+    if taint:
+        result["actions"].append("tainted out-of-service")
+        if not check_mode:
+            client.add_taint(name, OUT_OF_SERVICE)
     if evict:
         result["actions"].append("drained")
         result["evicted"] = [pod_name(p) for p in evict]

@@ -21,8 +21,12 @@ def pod(name, owner=None, ns="default", phase="Running", mirror=False, emptydir=
 class Apiserver:
     """Nodes and pods; an evicted pod goes after ``terminating`` reads; ``budget`` refuses that many evictions (429)."""
 
-    def __init__(self, pods, unschedulable=False, budget=0, terminating=1):
-        self.nodes = {"w1": {"metadata": {"name": "w1"}, "spec": {"unschedulable": True} if unschedulable else {}}}
+    def __init__(self, pods, unschedulable=False, budget=0, terminating=1, ready="True"):
+        self.nodes = {"w1": {"metadata": {"name": "w1", "resourceVersion": "1"},
+                             "spec": {"unschedulable": True} if unschedulable else {},
+                             "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
+                                                       {"type": "Ready", "status": ready}]}}}
+        self.conflicts = 0   # PATCHes answered 409 as if another writer had just changed the Node
         self.pods = {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
         self.budget = budget
         self.terminating = terminating
@@ -38,7 +42,15 @@ class Apiserver:
                 raise ApiError("%s %s answered HTTP 404" % (method, path), 404)
             if method == "PATCH":
                 assert content_type == "application/merge-patch+json"
-                node["spec"]["unschedulable"] = body["spec"]["unschedulable"]
+                version = (body.get("metadata") or {}).get("resourceVersion")
+                if self.conflicts > 0:   # another writer: the node controller's NoSchedule taint of a cordon
+                    self.conflicts -= 1
+                    node["spec"].setdefault("taints", []).append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
+                    node["metadata"]["resourceVersion"] = str(int(node["metadata"]["resourceVersion"]) + 1)
+                if version is not None and version != node["metadata"]["resourceVersion"]:
+                    raise ApiError("%s %s answered HTTP 409 the object has been modified" % (method, path), 409)
+                node["spec"].update(body["spec"])
+                node["metadata"]["resourceVersion"] = str(int(node["metadata"]["resourceVersion"]) + 1)
             if method == "DELETE":
                 del self.nodes[parts[3]]
             return node
@@ -159,3 +171,38 @@ def test_a_node_that_is_not_registered_is_named():
     api.nodes.clear()
     with pytest.raises(DrainError, match="Node w1 is not registered"):
         run(api, state="cordoned")
+
+
+OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
+
+
+def test_out_of_service_is_refused_while_the_node_reports_ready():
+    api = Apiserver(PODS)
+    with pytest.raises(DrainError, match="Node w1 reports Ready: its kubelet runs, so its machine is not shut down; nothing was changed"):
+        run(api, state="absent", out_of_service=True)
+    assert api.changes() == []
+
+
+def test_out_of_service_taints_a_shut_down_node_once_then_drains_and_deletes():
+    api = Apiserver(PODS, ready="Unknown")
+    check = run(api, state="absent", out_of_service=True, check_mode=True)
+    assert check["actions"] == ["cordoned", "tainted out-of-service", "drained", "deleted"] and api.changes() == []
+    # the taint goes on before the evictions: on a NotReady node only it lets the evicted pods go
+    drained = run(api, state="drained", out_of_service=True)
+    assert drained["actions"] == ["cordoned", "tainted out-of-service", "drained"]
+    patches = [i for i, c in enumerate(api.calls) if c[0] == "PATCH"]
+    evictions = [i for i, c in enumerate(api.calls) if c[1].endswith("/eviction")]
+    assert len(patches) == 2 and patches[-1] < min(evictions)
+    assert api.nodes["w1"]["spec"]["taints"] == [OUT_OF_SERVICE]
+    again = run(api, state="drained", out_of_service=True)
+    assert again["changed"] is False and again["actions"] == []
+    assert run(api, state="absent", out_of_service=True)["actions"] == ["deleted"] and "w1" not in api.nodes
+
+
+def test_out_of_service_keeps_a_taint_another_writer_added_meanwhile():
+    api = Apiserver(PODS, ready="False", unschedulable=True)
+    api.conflicts = 1
+    done = run(api, state="drained", out_of_service=True)
+    assert done["actions"] == ["tainted out-of-service", "drained"]
+    assert api.nodes["w1"]["spec"]["taints"] == [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}, OUT_OF_SERVICE]
+    assert len([c for c in api.calls if c[0] == "PATCH"]) == 2, "the conflict was not read again and retried"
