@@ -9,6 +9,9 @@
 # missing owner/group a system user/group (useradd/groupadd) instead of failing; then the keys and
 # secret files this host must not keep (kube_secrets' stale), removed when present ("removed PATH").
 set -u
+# the parents tar makes for the bundle's directories (/etc/etcd above /etc/etcd/pki) get 0755 whatever the session's
+# umask: under a hardened one (027, 077) /etc/etcd was 0750 or 0700 root, and etcd could not reach its keys
+umask 022
 for who in ${2:-}; do
   u=${who%:*} g=${who#*:}
   getent passwd "$u" >/dev/null && getent group "$g" >/dev/null && continue
