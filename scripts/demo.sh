@@ -55,12 +55,9 @@ nodes() {   # start the demo nodes (and build the real programs when they are no
     done
     [ "$s" = running ] || { echo "demo.sh: $n did not boot: systemd says '$s'"; podman exec "$n" systemctl --failed || true; exit 1; }
   done
-  # SSH, the way users connect: the demo key for root, host keys made on first boot (the image has none)
+  # SSH, the way users connect: the controller key scripts/setup.sh made for root, host keys made on first boot
+  # (the image has none)
   local key=$KUBEHA_HOME/ssh/id_ed25519
-  if [ ! -f "$key" ]; then
-    mkdir -p "$KUBEHA_HOME/ssh" && chmod 0700 "$KUBEHA_HOME/ssh"
-    ssh-keygen -q -t ed25519 -N '' -C kubeha-demo -f "$key"
-  fi
   for spec in "${NODES[@]}"; do
     podman exec -i "${spec%%:*}" sh -c 'umask 077; mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys &&
       ssh-keygen -A >/dev/null && systemctl enable --now ssh.service >/dev/null 2>&1' < "$key.pub" ||

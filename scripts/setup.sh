@@ -37,6 +37,8 @@ BUNDLED=(ansible/posix community/general containers/podman)
 # rebuilds the image on the next run; so does a change of IMAGE_RECIPE.
 IMAGE_PKGS=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,curl,ca-certificates,openssl,etcd-server,etcd-client,monit,haproxy,keepalived,containerd,openssh-server,sudo,less,kmod,iptables,conntrack,socat,ethtool,containernetworking-plugins
 IMAGE_RECIPE=3
+# ansible-test sanity runs shellcheck on our scripts; tests/unit/roles/test_node_daemons_monit.py runs the real monit
+PYTHON_PKGS=(python3-venv shellcheck monit)
 HOST_PKGS=(podman runc conmon netavark aardvark-dns iptables catatonit containers-storage
            golang-github-containers-common mmdebstrap curl ca-certificates git make openssh-client)
 # what the release part builds with besides Go: busybox-static is the shell of the smoke test's image,
@@ -76,8 +78,7 @@ apt_ensure() {   # install missing Debian packages, never touching the index whe
 }
 
 setup_python() {
-  # ansible-test sanity runs shellcheck on our scripts
-  apt_ensure python3-venv shellcheck monit   # monit: test_node_daemons_monit.py runs the real one
+  apt_ensure "${PYTHON_PKGS[@]}"
   local req_hash
   req_hash=$(sha256sum < "$REPO/requirements.txt" | cut -c1-16)
   if [ "$(cat "$VENV/.kubeha-req" 2>/dev/null)" != "$req_hash" ]; then
@@ -129,6 +130,13 @@ ENV
 
 setup_hosts() {
   apt_ensure "${HOST_PKGS[@]}"
+  # the controller's SSH key for root on the test nodes: Molecule's connection (scripts/molecule-ssh-proxy) and
+  # the demo's inventories/demo/ssh.yml
+  if [ ! -f "$KUBEHA_HOME/ssh/id_ed25519" ]; then
+    step "ssh: the controller's key $KUBEHA_HOME/ssh/id_ed25519"
+    mkdir -p "$KUBEHA_HOME/ssh" && chmod 0700 "$KUBEHA_HOME/ssh"
+    ssh-keygen -q -t ed25519 -N '' -C kubeha -f "$KUBEHA_HOME/ssh/id_ed25519"
+  fi
   # Podman on these machines: no CAP_SYS_RESOURCE and a low hard nofile limit (podman's default
   # ulimits fail with "setrlimit RLIMIT_NOFILE: Operation not permitted"), hybrid cgroups that
   # crun refuses (runc works), no systemd on the host (cgroupfs manager, file event logger).
@@ -215,13 +223,37 @@ setup_release() {
 }
 
 parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(python hosts etcd release)
+pkgs=()
+for p in "${parts[@]}"; do
+  case $p in
+    python) pkgs+=("${PYTHON_PKGS[@]}") ;;
+    hosts) pkgs+=("${HOST_PKGS[@]}") ;;
+    etcd) pkgs+=("${ETCD_HOST_PKGS[@]}") ;;
+    release) pkgs+=("${RELEASE_PKGS[@]}") ;;
+    *) die "unknown part '$p'; use python, hosts, etcd and/or release" ;;
+  esac
+done
+# every part's Debian packages in one apt run first (the parts' own checks then find them installed)
+apt_ensure "${pkgs[@]}"
+# The release (Go builds: CPU) runs beside the other parts (pip, apt, mmdebstrap: mostly network and disk), which
+# shortens a cold set-up by about their time; its lines start with [release].
+release_pid=
+trap '[ -z "$release_pid" ] || kill "$release_pid" 2>/dev/null || true' EXIT
+for p in "${parts[@]}"; do
+  if [ "$p" = release ]; then
+    ( setup_release ) > >(sed -u 's/^/[release] /') 2>&1 &
+    release_pid=$!
+  fi
+done
 for p in "${parts[@]}"; do
   case $p in
     python) setup_python ;;
     hosts) setup_hosts ;;
     etcd) setup_etcd ;;
-    release) setup_release ;;
-    *) die "unknown part '$p'; use python, hosts, etcd and/or release" ;;
   esac
 done
+if [ -n "$release_pid" ]; then
+  wait "$release_pid" || { release_pid=; die "the release build failed: its lines above, starting with [release], say why"; }
+  release_pid=
+fi
 step "setup done (${parts[*]}); source .cache/env.sh to use the tools by hand"
