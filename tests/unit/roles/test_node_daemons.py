@@ -8,8 +8,6 @@ against the files' mtimes) still knows a restart is due (issue 14 item 6). Real 
 from __future__ import annotations
 
 import datetime
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,16 +16,14 @@ import time
 
 import pytest
 
+from support import scripts
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCRIPT = os.path.join(ROOT, 'roles', 'node', 'files', 'node-daemons')
 
 
 def _load():
-    loader = importlib.machinery.SourceFileLoader('node_daemons', SCRIPT)
-    spec = importlib.util.spec_from_loader('node_daemons', loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return scripts.load(os.path.join('roles', 'node', 'files', 'node-daemons'), 'node_daemons')
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ it afterwards, whether the restart passed or not. Real monit with a 1 s cycle, r
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import signal
@@ -20,8 +18,8 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SCRIPT = os.path.join(ROOT, 'roles', 'node', 'files', 'node-daemons')
+from support import scripts
+
 MONIT = shutil.which('monit') or '/usr/bin/monit'
 
 # a control script in the manner of the role's daemon-ctl.sh: every start makes a new process and writes the
@@ -69,11 +67,7 @@ check process kubelet with pidfile {dir}/kubelet.pid
 
 
 def _load():
-    loader = importlib.machinery.SourceFileLoader('node_daemons_monit', SCRIPT)
-    spec = importlib.util.spec_from_loader('node_daemons_monit', loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return scripts.load(os.path.join('roles', 'node', 'files', 'node-daemons'), 'node_daemons_monit')
 
 
 def _pid(directory, name):
