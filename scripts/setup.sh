@@ -78,7 +78,6 @@ apt_ensure() {   # install missing Debian packages, never touching the index whe
 }
 
 setup_python() {
-  apt_ensure "${PYTHON_PKGS[@]}"
   local req_hash
   req_hash=$(sha256sum < "$REPO/requirements.txt" | cut -c1-16)
   if [ "$(cat "$VENV/.kubeha-req" 2>/dev/null)" != "$req_hash" ]; then
@@ -129,7 +128,6 @@ ENV
 }
 
 setup_hosts() {
-  apt_ensure "${HOST_PKGS[@]}"
   # the controller's SSH key for root on the test nodes: Molecule's connection (scripts/molecule-ssh-proxy) and
   # the demo's inventories/demo/ssh.yml
   if [ ! -f "$KUBEHA_HOME/ssh/id_ed25519" ]; then
@@ -211,12 +209,7 @@ CONF
   }
 }
 
-setup_etcd() {
-  apt_ensure "${ETCD_HOST_PKGS[@]}"
-}
-
 setup_release() {
-  apt_ensure "${RELEASE_PKGS[@]}"
   KUBEHA_HOME=$KUBEHA_HOME KUBEHA_RELEASE_DIR=$RELEASE MIRROR=$MIRROR bash "$REPO/scripts/build_release.sh" \
     kubernetes "$KUBEHA_KUBERNETES_VERSION" etcd "$KUBEHA_ETCD_VERSION" etcd "$KUBEHA_ETCD_PREVIOUS_VERSION" \
     images "$KUBEHA_COREDNS_VERSION" control-plane "$KUBEHA_KUBERNETES_VERSION" "$KUBEHA_ETCD_VERSION"
@@ -233,7 +226,7 @@ for p in "${parts[@]}"; do
     *) die "unknown part '$p'; use python, hosts, etcd and/or release" ;;
   esac
 done
-# every part's Debian packages in one apt run first (the parts' own checks then find them installed)
+# every part's Debian packages in one apt run, first (the parts below install none of their own)
 apt_ensure "${pkgs[@]}"
 # The release (Go builds: CPU) runs beside the other parts (pip, apt, mmdebstrap: mostly network and disk), which
 # shortens a cold set-up by about their time; its lines start with [release].
@@ -249,7 +242,7 @@ for p in "${parts[@]}"; do
   case $p in
     python) setup_python ;;
     hosts) setup_hosts ;;
-    etcd) setup_etcd ;;
+    etcd) ;;   # its packages only (openssl), installed above
   esac
 done
 if [ -n "$release_pid" ]; then

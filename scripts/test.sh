@@ -40,10 +40,13 @@ run() {   # run NAME CMD... : time it and record the outcome
   log=$LOGS/${name//[^A-Za-z0-9_.-]/_}.log
   echo "=== [$name] $*"
   "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
-  [ "$rc" = 0 ] || failed_logs+=("$name|$log")
-  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" \
-    "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $t0 }")")")
-  return "$rc"
+  record "$name" "$rc" "$t0" "$log"
+}
+record() {   # record NAME RC T0 LOG: the summary line (wall time since T0), and the log to quote if it failed
+  [ "$2" = 0 ] || failed_logs+=("$1|$4")
+  results+=("$(printf '%-24s %-6s %6ss' "$1" "$([ "$2" = 0 ] && echo ok || echo FAILED)" \
+    "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $3 }")")")
+  return "$2"
 }
 # A stage run beside the ones after it (run_beside NAME CMD...), then waited for (waited NAME): its output goes
 # to its log only while it runs, and is printed whole when waited for. Its time is its own wall time.
@@ -60,10 +63,7 @@ waited() {
   wait "${beside_pid[$name]}"; rc=$?
   echo "=== [$name] its output"
   cat "$log"
-  [ "$rc" = 0 ] || failed_logs+=("$name|$log")
-  results+=("$(printf '%-24s %-6s %6ss' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" \
-    "$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - ${beside_t0[$name]} }")")")
-  return "$rc"
+  record "$name" "$rc" "${beside_t0[$name]}" "$log"
 }
 
 stage_build() {

@@ -87,9 +87,9 @@ class NodeClient:
         """Add taint to the Node's (a merge patch on the resourceVersion read, read again on a conflict)."""
         for attempt in range(attempts):
             node = self.node(name) or {}
-            taints = (node.get("spec") or {}).get("taints") or []
-            if any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] for t in taints):
+            if has_taint(node, taint):
                 return
+            taints = (node.get("spec") or {}).get("taints") or []
             body = {"metadata": {"resourceVersion": (node.get("metadata") or {}).get("resourceVersion")},
                     "spec": {"taints": taints + [dict(taint)]}}
             try:
@@ -132,6 +132,12 @@ class NodeClient:
                 raise
 
 
+def has_taint(node, taint):
+    """Whether the Node carries a taint with ``taint``'s key and effect."""
+    return any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"]
+               for t in (node.get("spec") or {}).get("taints") or [])
+
+
 def ready(node):
     """The status of the Node's Ready condition ("True", "False", "Unknown"), or "Unknown" without one."""
     for cond in (node.get("status") or {}).get("conditions") or []:
@@ -142,8 +148,7 @@ def ready(node):
 
 def _needs_out_of_service(node, name):
     """Whether the Node still lacks the out-of-service taint; refused (before any change) while it reports Ready."""
-    taints = (node.get("spec") or {}).get("taints") or []
-    if any(t.get("key") == OUT_OF_SERVICE["key"] and t.get("effect") == OUT_OF_SERVICE["effect"] for t in taints):
+    if has_taint(node, OUT_OF_SERVICE):
         return False
     if ready(node) == "True":
         raise DrainError("Node %s reports Ready: its kubelet runs, so its machine is not shut down; nothing was changed. "
