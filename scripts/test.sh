@@ -132,6 +132,10 @@ done
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"
+# one line per failed stage, where a cut CI log still shows it
+for f in "${failed_logs[@]}"; do
+  echo "${f%%|*}: $(python3 "$REPO/scripts/why_failed.py" "${f#*|}" --brief)"
+done
 echo "$pytest_line"
 [ "$failed" = 0 ] || { echo "test.sh: $failed stage(s) failed"; exit 1; }
 echo "test.sh: all stages passed"

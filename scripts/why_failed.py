@@ -2,6 +2,7 @@
 failed stage, so that the last screen of a CI log says why.
 
     python3 scripts/why_failed.py LOG [--last 2]
+    python3 scripts/why_failed.py LOG --brief      (one line: the last failure's task, host and message)
 
 The last ``--last`` failures not followed by "...ignoring" (the earlier ones may be expected failures of nested
 runs): the task's name, and of the result (``fatal: [host]: FAILED! => {json}``) its msg, the tail of its stderr and
@@ -15,6 +16,8 @@ import re
 import sys
 
 FAILURE = re.compile(r'^(fatal|failed): \[([^\]]+)\]( \(item=.*?\))?: (?:FAILED! => |UNREACHABLE! => )?(\{.*\})\s*$')
+# ansible-core 2.19 prints a failed loop item's failure as an error line of its own
+ERROR = re.compile(r'^\[ERROR\]: Task failed: (.*)$')
 
 
 def failures(lines):
@@ -23,10 +26,13 @@ def failures(lines):
     for number, line in enumerate(lines):
         if line.startswith('TASK ['):
             task = line.split('[', 1)[1].rsplit(']', 1)[0]
-        match = FAILURE.match(line)
-        if not match:
+        match, error = FAILURE.match(line), ERROR.match(line)
+        if not (match or error):
             continue
-        if number + 1 < len(lines) and lines[number + 1].startswith('...ignoring'):
+        if any(later.startswith('...ignoring') for later in lines[number + 1:number + 3]):
+            continue
+        if error:
+            found.append((number + 1, task, '?', {'msg': error.group(1)}))
             continue
         try:
             result = json.loads(match.group(4))
@@ -65,7 +71,16 @@ def main(argv):
         last = int(argv[3])
     with open(argv[1], encoding='utf-8', errors='replace') as handle:
         lines = handle.read().splitlines()
-    for failure in failures(lines)[-last:]:
+    found = failures(lines)
+    if len(argv) > 2 and argv[2] == '--brief':
+        if found:
+            number, task, host, result = found[-1]
+            message = result.get('msg', '') if isinstance(result, dict) else result
+            sys.stdout.write('line %d, task [%s] on %s: %s\n' % (number, task, host, cut(message)[:300]))
+        else:
+            sys.stdout.write('no task failure in the log (see its end)\n')
+        return 0
+    for failure in found[-last:]:
         show(*failure, out=sys.stdout)
     return 0
 

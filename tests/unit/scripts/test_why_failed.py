@@ -30,3 +30,24 @@ def test_the_last_failures_not_ignored_are_printed_with_their_output(tmp_path):
     # the tail of the nested run's output, not its head
     assert "line 99" in out and "line 60" in out and "line 59" not in out
     assert "refused, as expected" not in out
+
+
+def test_brief_is_one_line_with_the_last_failure_also_in_the_error_form_of_ansible_core_2_19(tmp_path):
+    log = tmp_path / "scenario.log"
+    log.write_text("\n".join([
+        "TASK [An expected refusal] ***",
+        "[ERROR]: Task failed: refused, as expected",
+        "...ignoring",
+        "TASK [The kubelet is connected to the VIP] ***",
+        "[ERROR]: Task failed: Action failed: m1: " + "x" * 500,
+        "ok: [localhost] => (item=m2)",
+        "PLAY RECAP ***",
+    ]) + "\n")
+    out = subprocess.run([sys.executable, SCRIPT, str(log), "--brief"], capture_output=True, text=True, check=True).stdout
+    assert out.count("\n") == 1
+    assert out.startswith("line 5, task [The kubelet is connected to the VIP] on ?: Action failed: m1: xxx")
+    assert len(out) < 400
+    clean = tmp_path / "clean.log"
+    clean.write_text("PLAY RECAP ***\n")
+    out = subprocess.run([sys.executable, SCRIPT, str(clean), "--brief"], capture_output=True, text=True, check=True).stdout
+    assert out == "no task failure in the log (see its end)\n"
