@@ -51,7 +51,9 @@ _value:
       type: list
       elements: dict
     etcd:
-      description: The etcd members' host names.
+      description:
+        - The etcd members' host names, with those of C(secrets_etcd_leaving) still in the inventory (their certificates
+          stay until they have left).
       type: list
       elements: str
     nodes:
@@ -112,7 +114,16 @@ def secrets_plan(settings, groups, addresses):
                                  "got %r, %r and %r" % (type(settings).__name__, type(groups).__name__, type(addresses).__name__))
     s = RoleSettings(settings, "secrets_", "secrets_plan")
     masters = _group(groups, s["masters_group"])
-    etcd = _group(groups, s["etcd_hosts_group"])
+    # Members that leave (the etcd role's etcd_remove_members) while their hosts stay in the inventory keep their
+    # certificates until they are gone: the role moves a leaving leader's leadership through its own TLS endpoint, and
+    # etcd reads its certificate files at every new connection. A later run without them in the list removes the files.
+    known = set(_group(groups, "all"))
+    in_group = _group(groups, s["etcd_hosts_group"])
+    leaving = settings.get("secrets_etcd_leaving") or []
+    if not isinstance(leaving, (list, tuple)):
+        raise AnsibleFilterError("secrets_plan: secrets_etcd_leaving is %r: give a list of inventory host names "
+                                 "(the etcd role's etcd_remove_members)" % (leaving,))
+    etcd = unique(in_group + [str(h) for h in leaving if str(h) in known and str(h) not in in_group])
     workers = _group(groups, s["workers_group"])
     nodes = unique((masters if s.flag("masters_are_nodes") else []) + workers)
     adopt_option, adopt_sources = _adopt(settings.get("secrets_adopt"))

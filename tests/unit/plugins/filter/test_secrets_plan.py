@@ -96,3 +96,17 @@ def test_an_adoption_it_cannot_use_is_refused_with_the_fix(spec, message):
     with pytest.raises(AnsibleFilterError) as caught:
         plan(adopt=spec)
     assert str(caught.value).startswith(message)
+
+
+def test_members_that_leave_keep_their_certificates_while_their_hosts_are_in_the_inventory():
+    # m2 leaves etcd but stays a master; e9 is gone from the inventory; m1 is still in the group
+    result = plan(etcd_leaving=['m2', 'e9', 'm1'])
+    assert result['etcd'] == ['m1', 'e1', 'm2']
+    assert result['etcd_members'][-1] == {'name': 'm2', 'ip': '10.0.0.12'}
+    assert {'host': 'm2', 'master': True, 'node': True, 'etcd_member': 'm2'} in result['bundles']
+    assert plan(etcd_leaving=[])['etcd'] == ['m1', 'e1']
+
+
+def test_leaving_members_not_given_as_a_list_are_refused():
+    with pytest.raises(AnsibleFilterError, match="secrets_etcd_leaving is 'm2': give a list of inventory host names"):
+        plan(etcd_leaving='m2')
