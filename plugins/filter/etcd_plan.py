@@ -158,6 +158,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
 from ansible_collections.kubeha.cluster.plugins.filter.mount_unit import mount_unit
+from ansible_collections.kubeha.cluster.plugins.module_utils._etcd.restore import MARKER as RESTORE_MARKER
 from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, mode_refusal, to_int, version_at_least, zipapp_built
 
 PREFIX = "etcd_"
@@ -410,7 +411,11 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
     pod_unit = {"name": "etcd", "kind": "static_pod", "source": staged_manifest, "manifest": s.text("manifest_dir") + "/etcd.yaml",
                 "process": "etcd", "health": health, "health_timeout": to_int(s["health_timeout"])}
     bootstrap_item = {"path": BOOTSTRAP_FILE, "template": "etcd-bootstrap.env.j2", "mode": "0600"}
-    manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600", "digest_of": inputs}
+    # the restore marker counts too: a restored member's manifest differs from the one taken away before the restore, so
+    # the kubelet starts a new pod (a static pod's UID is a hash of its manifest; the same UID added back while the old
+    # pod still terminates can stay down, kubernetes/kubernetes#113145)
+    manifest_item = {"path": staged_manifest, "template": "etcd.yaml.j2", "mode": "0600",
+                     "digest_of": inputs + [data_path + "/" + RESTORE_MARKER]}
     if has_data:
         # etcd reads its bootstrap flags only while its data dir is empty, and the kubelet restarts the pod for any
         # change of its manifest (and replaces none before its API source is ready, which rules out a change right

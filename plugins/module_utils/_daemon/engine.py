@@ -163,7 +163,7 @@ def managed(items, units, state_dir):
     return dict(files=files, units=out_units, state_dirs=[state_dir])
 
 
-def _wait_healthy(spec_health, timeout, label, journal_unit):
+def _wait_healthy(spec_health, timeout, label, journal_unit, static_pod=None):
     if not spec_health:
         return
     ok, seen, attempts = _health.wait(spec_health, timeout)
@@ -172,6 +172,8 @@ def _wait_healthy(spec_health, timeout, label, journal_unit):
             label, timeout, _health.describe(spec_health), seen, attempts)
         if journal_unit:
             msg += "; journal: %s" % _systemd.journal(journal_unit)
+        if static_pod:
+            msg += "; the kubelet's journal about it: %s" % _systemd.kubelet_lines(static_pod)
         raise DaemonError(msg + "; fix the cause above and run again (the restart is retried)")
     return seen
 
@@ -218,7 +220,7 @@ def _replace_pod(unit_spec):
                                   "not replaced the pod (is it running, and watching %s?); the old pod may still run" % (
                                       unit_spec["name"], name, waited, os.path.dirname(unit_spec["manifest"])))
             time.sleep(0.5)
-    return _wait_healthy(unit_spec.get("health"), timeout, "static pod %s" % unit_spec["name"], None)
+    return _wait_healthy(unit_spec.get("health"), timeout, "static pod %s" % unit_spec["name"], None, static_pod=unit_spec["name"])
 
 
 def _install_manifest(unit_spec, check_mode):
@@ -252,7 +254,8 @@ class Run:
 
     def healthy(self, unit, label, journal_unit):
         """Wait for a unit's health; what the check saw goes into the unit's result."""
-        seen = _wait_healthy(unit.health, unit.health_timeout, label, journal_unit)
+        static_pod = unit.name if unit.kind == "static_pod" else None
+        seen = _wait_healthy(unit.health, unit.health_timeout, label, journal_unit, static_pod=static_pod)
         if seen is not None:
             self.health_seen[unit.name] = seen
 

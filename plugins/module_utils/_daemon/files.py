@@ -236,11 +236,14 @@ def missing_parents(changes):
     return sorted(out, key=lambda p: p.count("/"))
 
 
-def _systemd_validate(candidate, spec, where, coming=frozenset(), check_mode=False):
+def _systemd_validate(candidate, spec, where, coming=frozenset(), check_mode=False, units=None):
     """Check a unit file (``systemd:UNIT``) or a drop-in (``systemd:UNIT:DROPIN``) with systemd-analyze verify.
 
     systemd-analyze exits 0 on unknown keys and unparsable values; any message naming the unit fails too.
     A command that does not exist yet but is one of ``coming`` (executables this call writes) is not a fault.
+    ``units`` ({unit name: content}) are the other unit files this call writes: they are checked beside this one, so a
+    unit bound to one of them (BindsTo=, through a drop-in already on the host) is not refused because the other is
+    not installed yet.
     In check mode a missing command may be one an earlier role only reported (its binaries): when that is
     all systemd-analyze found, the verdict is left open (returned as the reason) instead of failing.
     """
@@ -261,6 +264,10 @@ def _systemd_validate(candidate, spec, where, coming=frozenset(), check_mode=Fal
             shutil.copy(candidate, os.path.join(work, unit + ".d", dropin))
         else:
             shutil.copy(candidate, os.path.join(work, unit))
+        for other, data in sorted((units or {}).items()):
+            if other != unit:
+                with open(os.path.join(work, other), "wb") as handle:
+                    handle.write(data)
         rc, out, err = run(["systemd-analyze", "verify", "--man=no", os.path.join(work, unit)], env={"SYSTEMD_UNIT_PATH": work + ":"})
         text = (out + "\n" + err).strip()
         msgs = [line for line in text.splitlines() if work + "/" in line or (unit + ":") in line]
@@ -284,6 +291,10 @@ def validate(changes, check_mode=False):
     Returns why some validation was not decided (check mode only), or None.
     """
     coming = frozenset(c.item.path for c in changes if c.item.state == "file" and c.content_changed and c.item.mode & 0o111)
+    # the unit files this call writes (validated as units), each checked with the others beside it
+    units = dict((c.item.validate.split(":")[1], c.item.data) for c in changes
+                 if c.item.state == "file" and c.content_changed and c.item.data is not None
+                 and c.item.validate.startswith("systemd:") and len(c.item.validate.split(":")) == 2)
     undecided = []
     for change in changes:
         item = change.item
@@ -296,7 +307,7 @@ def validate(changes, check_mode=False):
                 handle.write(item.data)
             os.chmod(candidate, item.mode)
             if item.validate.startswith("systemd:"):
-                open_verdict = _systemd_validate(candidate, item.validate, item.where, coming, check_mode)
+                open_verdict = _systemd_validate(candidate, item.validate, item.where, coming, check_mode, units)
                 if open_verdict:
                     undecided.append(open_verdict)
                 continue

@@ -23,6 +23,15 @@ def journal(unit, lines=15):
     return tail(out, lines) or "(no journal lines)"
 
 
+def kubelet_lines(pod, lines=8, scanned=3000):
+    """The kubelet's last journal lines about a static pod of kube-system (its mirror pod is named <pod>-<node>), on
+    one line, for error messages: why the kubelet did not (re)start it."""
+    _rc, out, _err = run(["journalctl", "--no-pager", "-o", "cat", "-n", str(scanned), "-u", "kubelet.service"], timeout=10)
+    marks = ('pod="kube-system/%s-' % pod, 'kube-system/%s-' % pod, '"%s"' % pod)
+    about = [line for line in (out or "").splitlines() if any(mark in line for mark in marks)]
+    return tail("\n".join(about), lines) or "(no kubelet journal lines about it)"
+
+
 def show(names):
     """{unit name: {property: value}} for every name, in one systemctl call."""
     units = [unit_name(n) for n in names]

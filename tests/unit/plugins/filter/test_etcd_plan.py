@@ -196,7 +196,8 @@ def test_daemon_files_and_units_per_mode():
     assert [(f['path'], f.get('state'), f['mode']) for f in pod['files']] == [
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
         ('/etc/etcd/etcd.yaml', None, '0600')]
-    assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS
+    # the certificates and the restore marker: a restored member's manifest differs, so the kubelet starts a new pod
+    assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS + ['/var/etcd/data/kubeha-restore.json']
     # the same health check as the unit's: recorded, so a re-run's fast path sees a member that stopped serving
     assert pod['units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
                              'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd',

@@ -309,6 +309,34 @@ def test_a_static_pod_restart_waits_for_the_kubelet_to_replace_the_pod(tmp_path,
             proc.wait()
 
 
+def test_an_unhealthy_static_pod_fails_with_the_kubelets_lines_about_it(tmp_path, systemd, monkeypatch):
+    """A static pod has no unit journal: the failure quotes the kubelet's journal lines that name the pod (its mirror
+    pod kube-system/<name>-<node>), and no others."""
+    staged, manifest = str(tmp_path / "stage" / "etcd.yaml"), str(tmp_path / "manifests" / "etcd.yaml")
+    os.makedirs(tmp_path / "manifests")
+    bin_dir = tmp_path / "kubelet-journal"
+    bin_dir.mkdir()
+    journalctl = bin_dir / "journalctl"
+    journalctl.write_text('#!/bin/sh\necho "$*" > %s/args\n'
+                          'echo \'I1206 "SyncLoop ADD" source="file" pods=["kube-system/etcd-m2"]\'\n'
+                          'echo \'E1206 "Error syncing pod, skipping" err="pod is terminating" pod="kube-system/kube-apiserver-m2"\'\n'
+                          'echo \'I1206 "Pod is terminated, but some containers are still running" pod="kube-system/etcd-m2"\'\n' % bin_dir)
+    journalctl.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    params = dict(files=[dict(path=staged, content="pod: 1\n", mode="0600")],
+                  units=[dict(name="etcd", kind="static_pod", source=staged, manifest=manifest, health=dict(command=["false"]),
+                              health_timeout=1)],
+                  state_dir=str(tmp_path / "state"))
+    with pytest.raises(DaemonError) as err:
+        run_daemon(params)
+    msg = str(err.value)
+    assert msg.startswith("static pod etcd is not healthy 1 s after it was (re)started")
+    assert "the kubelet's journal about it: I1206 \"SyncLoop ADD\" source=\"file\" pods=[\"kube-system/etcd-m2\"] | " \
+           "I1206 \"Pod is terminated, but some containers are still running\" pod=\"kube-system/etcd-m2\"" in msg
+    assert "kube-apiserver-m2" not in msg
+    assert "-u kubelet.service" in (bin_dir / "args").read_text()
+
+
 def test_restart_pending_takes_no_files(host):
     with pytest.raises(DaemonError, match="give it without files, units and packages"):
         run_daemon(dict(restart_pending=True, files=[dict(path="/x")], state_dir=host.state_dir))

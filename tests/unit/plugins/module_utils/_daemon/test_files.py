@@ -76,6 +76,19 @@ def test_systemd_validation_refuses_unknown_keys_and_passes_a_good_unit(tmp_path
     F.validate(F.plan(good))
 
 
+def test_a_unit_bound_to_a_unit_the_same_call_writes_passes_its_systemd_validation(tmp_path):
+    """A master added back where kubeha had removed it: the scheduler's podmaster drop-in (its directory left) binds it
+    to podmaster.service, which the same call writes. Each unit file is checked with the call's other unit files beside
+    it; alone, systemd-analyze refuses it ("Unit ... not found")."""
+    name = "kubeha-test-pm-%d.service" % os.getpid()
+    bound = dict(path=str(tmp_path / "a.service"), mode="0644", validate="systemd:a.service",
+                 content="[Unit]\nBindsTo=%s\nAfter=%s\n[Service]\nExecStart=/bin/true\n" % (name, name))
+    with pytest.raises(DaemonError, match="Unit %s not found" % name):
+        F.validate(F.plan(items(bound)))
+    F.validate(F.plan(items(bound, dict(path=str(tmp_path / name), mode="0644", validate="systemd:" + name,
+                                          content="[Service]\nExecStart=/bin/true\n"))))
+
+
 def test_digest_of_puts_the_inputs_digest_into_the_content(tmp_path):
     cert = tmp_path / "server.crt"
     cert.write_text("cert one")
