@@ -42,7 +42,7 @@ _value:
       description: Flag name (without dashes) to value, the extra arguments included.
       type: dict
     inputs:
-      description: The certificates, keys and legacy auth files the apiserver reads (a change restarts it).
+      description: The certificates, keys and legacy auth files the apiserver reads, and in host mode its binary (a change restarts it).
       type: list
       elements: str
     config_files:
@@ -218,6 +218,10 @@ def apiserver_plan(settings, etcd_urls):
         inputs.append(secrets + '/known_tokens.csv')
     if s['legacy_basic_auth']:
         inputs.append(secrets + '/basic_auth.csv')
+    if host:
+        # the installed binary: a new release (kubeha_kubernetes_version) restarts the apiservers on it, one at a time
+        # (a static pod's image is in its manifest)
+        inputs.append(str(s['binary']))
 
     config_files = ['audit-policy.yaml'] + (['authentication-config.yaml'] if s['anonymous_auth'] == 'health_only' else [])
     files = [{'path': config_dir, 'state': 'directory', 'mode': '0700'},

@@ -146,11 +146,17 @@ def _version(s):
 
 def _inputs(s):
     d = s["secrets_dir"]
-    return {
+    inputs = {
         "kube-scheduler": [d + "/ca.crt", d + "/scheduler.crt", d + "/scheduler.key"],
         "kube-controller-manager": [d + "/ca.crt", d + "/controller-manager.crt", d + "/controller-manager.key", d + "/sa.key"]
         + ([d + "/ca.key"] if s.flag("cluster_signing") else []),
     }
+    if s["mode"] == "host":
+        # the installed binary: a new release (kubeha_kubernetes_version) restarts the component on it (a static pod's
+        # image is in its manifest)
+        for component, paths in inputs.items():
+            paths.append("%s/%s" % (s["binary_dir"], component))
+    return inputs
 
 
 def _podmaster_config(s, host, etcd_hosts, endpoints, release_leases):

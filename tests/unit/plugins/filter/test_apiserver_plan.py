@@ -27,6 +27,7 @@ DEFAULTS = {
 SECRETS = ['/srv/kubernetes/' + name for name in (
     'ca.crt', 'server.cert', 'server.key', 'etcd-ca.crt', 'apiserver-etcd-client.crt', 'apiserver-etcd-client.key',
     'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key', 'sa.key', 'sa.pub')]
+BINARY = '/usr/local/bin/kube-apiserver'
 
 
 def plan(etcd_urls=ETCD, **change):
@@ -87,10 +88,10 @@ def test_legacy_opt_ins_add_their_flags_and_inputs():
     result = plan(kubernetes_version='1.18.20', legacy_token_auth=True, legacy_basic_auth=True, anonymous_auth='disabled')
     assert result['flags']['token-auth-file'] == '/srv/kubernetes/known_tokens.csv'
     assert result['flags']['basic-auth-file'] == '/srv/kubernetes/basic_auth.csv'
-    assert result['inputs'] == SECRETS + ['/srv/kubernetes/known_tokens.csv', '/srv/kubernetes/basic_auth.csv']
+    assert result['inputs'] == SECRETS + ['/srv/kubernetes/known_tokens.csv', '/srv/kubernetes/basic_auth.csv', BINARY]
     assert result['problems'] == []
     assert not {'token-auth-file', 'basic-auth-file'} & set(plan()['flags'])
-    assert plan()['inputs'] == SECRETS
+    assert plan()['inputs'] == SECRETS + [BINARY]
 
 
 def test_extra_args_and_optional_values():
@@ -112,7 +113,8 @@ def test_host_mode_files_and_unit():
         {'path': '/etc/systemd/system/kube-apiserver.service', 'template': 'kube-apiserver.service.j2', 'mode': '0644',
          'validate': 'systemd:kube-apiserver.service', 'restarts': ['kube-apiserver']},
     ]
-    assert result['units'] == [{'name': 'kube-apiserver', 'inputs': SECRETS, 'enabled': True, 'health_timeout': 60,
+    # the binary counts in host mode: a new release restarts the apiserver on it
+    assert result['units'] == [{'name': 'kube-apiserver', 'inputs': SECRETS + [BINARY], 'enabled': True, 'health_timeout': 60,
                                 'health': {'url': 'https://10.0.0.11:6443/readyz', 'ca_path': '/srv/kubernetes/ca.crt'}}]
     assert result['config_files'] == ['audit-policy.yaml', 'authentication-config.yaml']
     assert result['audit_policy'] == {'apiVersion': 'audit.k8s.io/v1', 'kind': 'Policy', 'omitStages': ['RequestReceived'],

@@ -71,7 +71,13 @@ def test_extra_args_and_cluster_signing():
     assert p['flags']['kube-scheduler']['v'] == 4 and p['flags']['kube-scheduler']['feature-gates'] == 'A=true'
     cm = p['flags']['kube-controller-manager']
     assert cm['cluster-signing-key-file'] == '/srv/kubernetes/ca.key' and 'allocate-node-cidrs' not in cm
-    assert p['inputs']['kube-controller-manager'][-1] == '/srv/kubernetes/ca.key'
+    # host mode: the installed binary counts (a new release restarts the component on it); a static pod's image is in its manifest
+    assert p['inputs']['kube-controller-manager'][-2:] == ['/srv/kubernetes/ca.key', '/usr/local/bin/kube-controller-manager']
+    assert p['inputs']['kube-scheduler'][-1] == '/usr/local/bin/kube-scheduler'
+    assert plan(mode='static_pod')['inputs'] == {
+        'kube-scheduler': ['/srv/kubernetes/ca.crt', '/srv/kubernetes/scheduler.crt', '/srv/kubernetes/scheduler.key'],
+        'kube-controller-manager': ['/srv/kubernetes/ca.crt', '/srv/kubernetes/controller-manager.crt', '/srv/kubernetes/controller-manager.key',
+                                    '/srv/kubernetes/sa.key']}
 
 
 def test_podmaster_configuration():
