@@ -33,6 +33,14 @@ options:
     description: Seconds to wait for O(wait_for).
     type: int
     default: 120
+  apiservers:
+    description:
+      - Apiserver URLs whose C(/version) is read first, each once, with the same certificates (every master's own
+        apiserver, to see a roll or an upgrade half done). One that does not answer is reported, not a failure.
+      - Returned as RV(apiservers), also when the Nodes cannot be read (the module then fails).
+    type: list
+    elements: str
+    default: []
 author:
   - kubeha developers (@kubeha)
 """
@@ -59,13 +67,23 @@ nodes:
     address: {description: Its InternalIP., type: str}
     pod_cidrs: {description: Its pod CIDRs (empty until the controller-manager allocates one)., type: list, elements: str}
     ready: {description: Whether its Ready condition is True., type: bool}
+    kubelet_version: {description: The version its kubelet reports (C(v1.35.4))., type: str}
+apiservers:
+  description: What each apiserver of O(apiservers) answered to C(/version), in their order.
+  type: list
+  elements: dict
+  returned: always
+  contains:
+    server: {description: The URL asked., type: str}
+    version: {description: Its C(gitVersion) (C(v1.35.4)); empty when it did not answer., type: str}
+    error: {description: Why it did not answer; empty when it did., type: str}
 """
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, get_json, node_summary
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, apiserver_versions, argument_spec, get_json, node_summary
 
 
 def missing(nodes, wanted, pod_cidrs):
@@ -82,10 +100,12 @@ def main():
             wait_for=dict(type="list", elements="str", default=[]),
             pod_cidrs=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
+            apiservers=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    versions = apiserver_versions(p["apiservers"], p["ca_file"], p["cert_file"], p["key_file"])
     deadline = time.monotonic() + p["wait_timeout"]
     while True:
         try:
@@ -94,14 +114,14 @@ def main():
             problems = missing(nodes, p["wait_for"], p["pod_cidrs"])
         except ApiError as exc:
             if exc.status in (401, 403):   # the credentials, not the time: waiting will not help
-                module.fail_json(msg="kube_nodes_info: %s" % exc)
+                module.fail_json(msg="kube_nodes_info: %s" % exc, apiservers=versions)
             nodes, problems = [], [str(exc)]
         if not problems:
-            module.exit_json(changed=False, nodes=nodes)
+            module.exit_json(changed=False, nodes=nodes, apiservers=versions)
         if time.monotonic() >= deadline:
             hint = (" Pod CIDRs come from the controller-manager (--allocate-node-cidrs, control_plane_allocate_node_cidrs): "
                     "is it running and elected?" if any("pod CIDR" in x for x in problems) else "")
-            module.fail_json(msg="kube_nodes_info: after %d s: %s.%s" % (p["wait_timeout"], "; ".join(problems), hint))
+            module.fail_json(msg="kube_nodes_info: after %d s: %s.%s" % (p["wait_timeout"], "; ".join(problems), hint), apiservers=versions)
         time.sleep(1)
 
 

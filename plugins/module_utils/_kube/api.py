@@ -62,11 +62,23 @@ def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
 
 
 def node_summary(node):
-    """name, address (InternalIP), pod_cidrs and ready of a Node object."""
+    """name, address (InternalIP), pod_cidrs, ready and kubelet_version of a Node object."""
     status = node.get("status") or {}
     spec = node.get("spec") or {}
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
     ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
     return {"name": node["metadata"]["name"], "address": addresses.get("InternalIP", ""), "pod_cidrs": cidrs,
-            "ready": ready == ["True"]}
+            "ready": ready == ["True"], "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion", "")}
+
+
+def apiserver_versions(servers, ca_file, cert_file, key_file, timeout=5.0):
+    """GET /version of each apiserver: [{server, version (its gitVersion, "" when it did not answer), error}]."""
+    seen = []
+    for server in servers:
+        try:
+            version, error = str(get_json(server, "/version", ca_file, cert_file, key_file, timeout=timeout).get("gitVersion") or ""), ""
+        except ApiError as exc:
+            version, error = "", str(exc)
+        seen.append({"server": server, "version": version, "error": error})
+    return seen

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import node_summary
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube import api
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, apiserver_versions, node_summary
 from ansible_collections.kubeha.cluster.plugins.modules.kube_nodes_info import missing
 
 NODE = {'metadata': {'name': 'w1'}, 'spec': {'podCIDR': '10.244.1.0/24', 'podCIDRs': ['10.244.1.0/24']},
         'status': {'addresses': [{'type': 'Hostname', 'address': 'w1'}, {'type': 'InternalIP', 'address': '10.0.0.21'}],
-                   'conditions': [{'type': 'MemoryPressure', 'status': 'False'}, {'type': 'Ready', 'status': 'True'}]}}
+                   'conditions': [{'type': 'MemoryPressure', 'status': 'False'}, {'type': 'Ready', 'status': 'True'}],
+                   'nodeInfo': {'kubeletVersion': 'v1.35.4', 'containerRuntimeVersion': 'containerd://2.1.4'}}}
 
 
-def test_a_node_is_summarised_with_its_address_pod_cidrs_and_readiness():
-    assert node_summary(NODE) == {'name': 'w1', 'address': '10.0.0.21', 'pod_cidrs': ['10.244.1.0/24'], 'ready': True}
+def test_a_node_is_summarised_with_its_address_pod_cidrs_readiness_and_kubelet_version():
+    assert node_summary(NODE) == {'name': 'w1', 'address': '10.0.0.21', 'pod_cidrs': ['10.244.1.0/24'], 'ready': True,
+                                  'kubelet_version': 'v1.35.4'}
     fresh = {'metadata': {'name': 'w2'}, 'spec': {}, 'status': {'conditions': [{'type': 'Ready', 'status': 'False'}]}}
-    assert node_summary(fresh) == {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False}
+    assert node_summary(fresh) == {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': ''}
+
+
+def test_each_apiservers_version_is_read_and_one_that_does_not_answer_is_reported(monkeypatch):
+    asked = []
+
+    def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
+        asked.append((server, path, ca_file, cert_file, key_file))
+        if server.endswith('.13:6443'):
+            raise ApiError('GET %s/version failed: [Errno 111] Connection refused' % server)
+        return {'major': '1', 'minor': '35', 'gitVersion': 'v1.35.4'}
+
+    monkeypatch.setattr(api, 'get_json', get_json)
+    servers = ['https://10.0.0.11:6443', 'https://10.0.0.13:6443']
+    assert apiserver_versions(servers, 'ca.crt', 'kubecfg.crt', 'kubecfg.key') == [
+        {'server': servers[0], 'version': 'v1.35.4', 'error': ''},
+        {'server': servers[1], 'version': '', 'error': 'GET https://10.0.0.13:6443/version failed: [Errno 111] Connection refused'}]
+    assert asked == [(s, '/version', 'ca.crt', 'kubecfg.crt', 'kubecfg.key') for s in servers]
 
 
 def test_missing_names_unregistered_nodes_and_those_without_a_pod_cidr():
-    nodes = [node_summary(NODE), {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False}]
+    nodes = [node_summary(NODE), {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': ''}]
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=False) == ['Node w3 is not registered']
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=True) == ['Node w3 is not registered', 'Node w2 has no pod CIDR']
     assert missing(nodes, ['w1'], pod_cidrs=True) == []
