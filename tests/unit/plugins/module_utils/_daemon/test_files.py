@@ -85,8 +85,8 @@ def test_a_unit_bound_to_a_unit_the_same_call_writes_passes_its_systemd_validati
                  content="[Unit]\nBindsTo=%s\nAfter=%s\n[Service]\nExecStart=/bin/true\n" % (name, name))
     with pytest.raises(DaemonError, match="Unit %s not found" % name):
         F.validate(F.plan(items(bound)))
-    F.validate(F.plan(items(bound, dict(path=str(tmp_path / name), mode="0644", validate="systemd:" + name,
-                                          content="[Service]\nExecStart=/bin/true\n"))))
+    other = dict(path=str(tmp_path / name), mode="0644", validate="systemd:" + name, content="[Service]\nExecStart=/bin/true\n")
+    F.validate(F.plan(items(bound, other)))
 
 
 def test_digest_of_puts_the_inputs_digest_into_the_content(tmp_path):
