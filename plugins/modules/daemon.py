@@ -288,6 +288,15 @@ options:
         or O(units). A failed restart stays pending for the next call.
     type: bool
     default: false
+  restart_units:
+    description:
+      - With O(restart_pending=true), restart only the pending restarts of these units (their names, as in O(units[].name));
+        the others stay pending for their own call. Each role names its own units, so that one role's rolling restart never
+        restarts another role's unit out of its order (a kubelet whose restart site.yml's first pass left pending for its
+        drained, Lease-gated turn, on a master whose apiserver rolls first). Empty - every pending restart.
+    type: list
+    elements: str
+    default: []
   health_timeout:
     description: Seconds to wait for a unit's health.
     type: float
@@ -524,6 +533,7 @@ def main():
             units=dict(type="list", elements="dict", options=UNIT, default=[]),
             restart=dict(type="str", choices=["now", "pending"], default="now"),
             restart_pending=dict(type="bool", default=False),
+            restart_units=dict(type="list", elements="str", default=[]),
             health_timeout=dict(type="float", default=60),
             state_dir=dict(type="path", default="/var/lib/kubeha/daemons"),
             refuse_if_present=dict(type="list", elements="dict", default=[],

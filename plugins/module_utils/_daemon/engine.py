@@ -297,9 +297,11 @@ class Run:
         return self.unit_result(unit, "reloaded", reason=reason, **extra)
 
     # -- restart_pending: the handler's call ----------------------------------------------------
-    def restart_pending(self):
+    def restart_pending(self, only=None):
         for key, record in self.records.pending():
             spec = record["unit"]
+            if only and spec["name"] not in only:
+                continue   # another role's restart (a kubelet's, deferred by site.yml's first pass): its own call does it
             self.result["changed"] = True
             if not self.check_mode:
                 if spec["kind"] == "static_pod":
@@ -514,7 +516,7 @@ def run_daemon(params, check_mode=False, diff=False):
         if params.get("restart_pending"):
             if params.get("files") or params.get("units") or params.get("packages"):
                 raise DaemonError("restart_pending restarts what earlier calls left pending; give it without files, units and packages")
-            return state.restart_pending()
+            return state.restart_pending(params.get("restart_units") or None)
         defaults = dict(restart=params.get("restart") or "now", health_timeout=params.get("health_timeout") or 60)
         if defaults["restart"] not in RESTART_MODES:
             raise DaemonError("restart is '%s'; use one of %s" % (defaults["restart"], ", ".join(RESTART_MODES)))

@@ -105,6 +105,23 @@ def test_pending_restart_is_left_to_the_handler_and_survives_a_lost_handler(host
     assert run_daemon(host.params(conf="a=2\n", restart="pending"))["changed"] is False
 
 
+def test_a_roll_restarts_only_the_units_it_names_and_the_others_stay_pending(host, systemd, tmp_path):
+    """A master: the node role's first pass left the kubelet's restart pending, then the apiserver role left its own.
+    The apiserver's roll restarts the apiserver only; the kubelet waits for its own (drained) turn."""
+    systemd.add("other.service")
+    other = dict(files=[dict(path=str(tmp_path / "other.conf"), content="b=1\n", mode="0644", restarts=["other"])],
+                 units=[dict(name="other", health=dict(command=["true"]))], state_dir=host.state_dir)
+    run_daemon(host.params())
+    run_daemon(other)
+    assert run_daemon(dict(other, files=[dict(other["files"][0], content="b=2\n")], restart="pending"))["restart_pending"] == ["other"]
+    assert run_daemon(host.params(conf="a=2\n", restart="pending"))["restart_pending"] == ["demo"]
+    mine = run_daemon(dict(restart_pending=True, restart_units=["demo"], state_dir=host.state_dir))
+    assert mine["restarted"] == ["demo"] and systemd.unit("other.service")["starts"] == 1, "another role's unit was restarted"
+    assert sorted(n for n in os.listdir(host.state_dir) if n.endswith(".pending.json")) == ["other.service.pending.json"]
+    theirs = run_daemon(dict(restart_pending=True, restart_units=["other"], state_dir=host.state_dir))
+    assert theirs["restarted"] == ["other"] and systemd.unit("other.service")["starts"] == 2
+
+
 def test_a_file_changed_on_the_host_restarts_even_when_it_is_put_back_as_recorded(host, systemd):
     """The unit may have been restarted by hand or by a crash with the edited file: restarting is the safe side."""
     run_daemon(host.params())
