@@ -74,6 +74,14 @@ _value:
       description: How the kubelet reaches the API (C(server), C(ca_file), C(cert_file), C(key_file)), for the node role's health gate.
       type: dict
     kube_proxy_files: {description: kube-proxy's kubeconfig and configuration as file entries., type: list, elements: dict}
+    drain:
+      description:
+        - "The node role's C(node_drain) (a kubelet that moves to another release has its Node drained first): C(server),
+          C(host) (C(worker_drain_host)), the CA and admin certificate (C(kubecfg.crt)) in C(worker_drain_secrets_dir) on
+          that host, C(timeout), C(ready_timeout), C(force) and C(delete_emptydir_data)."
+        - Empty when C(worker_drain) is false, no C(worker_drain_host) is set, or the kubelet has no Lease gate yet (site.yml's
+          first pass over the masters, before the balancer serves).
+      type: dict
     staged_manifest: {description: Where the static pod's manifest is staged., type: str}
     files: {description: The daemon call's file entries for C(worker_mode)., type: list, elements: dict}
     units: {description: The daemon call's unit entries for C(worker_mode)., type: list, elements: dict}
@@ -84,7 +92,7 @@ from ansible.utils.vars import merge_hash
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import url_host
 from ansible_collections.kubeha.cluster.plugins.filter.kubeconfig import kubeconfig
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, unique
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, get, to_int, unique
 
 STAGED_MANIFEST = "/var/lib/kubeha/manifests/kube-proxy.yaml"
 UNIT_FILE = "/etc/systemd/system/kube-proxy.service"
@@ -176,9 +184,18 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
                         + ([UNIT_FILE] if s.text("mode") == "host" else [STAGED_MANIFEST, manifest_dir + "/kube-proxy.yaml"])
                         + kubelet_inputs + proxy_inputs),
     }
+    # a kubelet's move to another release: its Node drained first, through an admin's certificate on a master
+    drain = {}
+    if s.flag("drain") and s.text("drain_host") and s.flag("kubelet_lease_gate"):
+        drain_secrets = s.text("drain_secrets_dir")
+        drain = {"server": server, "host": s.text("drain_host"), "ca_file": drain_secrets + "/ca.crt",
+                 "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key",
+                 "timeout": to_int(s["drain_timeout"]), "ready_timeout": to_int(s["drain_ready_timeout"]),
+                 "force": s.flag("drain_force"), "delete_emptydir_data": s.flag("drain_delete_emptydir_data")}
     return {
         "teardown": teardown,
         "server": server,
+        "drain": drain,
         "documents": documents,
         "kube_proxy_config": proxy_config,
         "kube_proxy_args": ["--config=%s" % s.text("kube_proxy_config_path"), "--v=%s" % s.text("kube_proxy_verbosity")],

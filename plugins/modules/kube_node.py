@@ -17,6 +17,10 @@ description:
     does. Before anything changes it refuses pods no controller would start elsewhere (O(force) deletes them) and pods
     with emptyDir data (O(delete_emptydir_data) accepts losing it), naming each.
   - Talks to the apiserver with a client certificate that may do this (an admin's), in the standard library.
+  - Around a kubelet's move to another release (O(release)), a drain leaves alone a Node whose kubelet reports that
+    release already, or that is not registered; a cordon with a O(reason) is marked on the Node (annotation
+    C(kubeha.cluster/cordoned)), and O(state=present) with a O(reason) makes schedulable only a Node so marked (one
+    cordoned by hand stays cordoned).
   - Idempotent, so a second run reports C(changed=false).
 extends_documentation_fragment:
   - kubeha.cluster.kube_api
@@ -38,7 +42,7 @@ options:
     choices: [present, cordoned, drained, absent]
     default: drained
   timeout:
-    description: Seconds the drain may take (evictions refused by a budget tried again, pods terminating).
+    description: Seconds the drain may take (evictions refused by a budget tried again, pods terminating), or the wait of O(wait_ready).
     type: float
     default: 300
   force:
@@ -56,6 +60,24 @@ options:
         Kubernetes deletes its pods for good (no kubelet is left to confirm that they stopped) and their controllers
         start them elsewhere.
       - Refused before any change while the Node reports Ready (its kubelet runs).
+    type: bool
+    default: false
+  release:
+    description:
+      - The Kubernetes release the Node's kubelet moves to (C(1.35.4)).
+      - With O(state=cordoned) or O(state=drained), a Node whose kubelet already reports it is left as it is, and so is
+        a Node that is not registered. With O(state=present) and O(wait_ready), the Node must report it.
+    type: str
+  reason:
+    description:
+      - Why kubeha cordons the Node, kept in its annotation C(kubeha.cluster/cordoned) when this call cordons it.
+      - With O(state=present), only a Node cordoned with such an annotation is made schedulable (and the annotation
+        removed); a Node cordoned otherwise stays cordoned (RV(kept_cordoned)).
+    type: str
+  wait_ready:
+    description:
+      - With O(state=present), wait (within O(timeout)) until the Node is Ready, and its kubelet reports O(release) when
+        given, before it is made schedulable; fails naming what the Node reports.
     type: bool
     default: false
 author:
@@ -91,6 +113,30 @@ EXAMPLES = r"""
     key_file: /srv/kubernetes/admin.key
     name: w1
     state: present
+
+- name: Drain w2 before its kubelet moves to 1.35.4 (nothing happens when it runs 1.35.4 already)
+  kubeha.cluster.kube_node:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/admin.crt
+    key_file: /srv/kubernetes/admin.key
+    name: w2
+    state: drained
+    release: 1.35.4
+    reason: kubelet v1.35.4
+
+- name: Once its kubelet runs 1.35.4 and the Node is Ready, make it schedulable (unless someone else cordoned it)
+  kubeha.cluster.kube_node:
+    server: https://10.0.0.10:8443
+    ca_file: /srv/kubernetes/ca.crt
+    cert_file: /srv/kubernetes/admin.crt
+    key_file: /srv/kubernetes/admin.key
+    name: w2
+    state: present
+    release: 1.35.4
+    reason: kubelet v1.35.4
+    wait_ready: true
+    timeout: 120
 """
 
 RETURN = r"""
@@ -110,6 +156,15 @@ left:
   type: list
   elements: dict
   returned: always
+kubelet_version:
+  description: The release the Node's kubelet reports, without the v (empty when the Node is not registered).
+  type: str
+  returned: always
+  sample: 1.35.4
+kept_cordoned:
+  description: With O(state=present) and O(reason), the Node stays cordoned because kubeha did not cordon it.
+  type: bool
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -127,6 +182,9 @@ def main():
             force=dict(type="bool", default=False),
             delete_emptydir_data=dict(type="bool", default=False),
             out_of_service=dict(type="bool", default=False),
+            release=dict(type="str"),
+            reason=dict(type="str"),
+            wait_ready=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

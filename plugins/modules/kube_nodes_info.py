@@ -68,6 +68,10 @@ nodes:
     pod_cidrs: {description: Its pod CIDRs (empty until the controller-manager allocates one)., type: list, elements: str}
     ready: {description: Whether its Ready condition is True., type: bool}
     kubelet_version: {description: The version its kubelet reports (C(v1.35.4))., type: str}
+    unschedulable: {description: Whether it is cordoned., type: bool}
+    cordoned_by:
+      description: Why kubeha cordoned it (M(kubeha.cluster.kube_node)'s O(kubeha.cluster.kube_node#module:reason)); empty when kubeha did not.
+      type: str
 apiservers:
   description: What each apiserver of O(apiservers) answered to C(/version), in their order.
   type: list

@@ -61,15 +61,21 @@ def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
     return request_json(server, path, ca_file, cert_file, key_file, timeout=timeout)
 
 
+# the annotation of a Node kubeha cordoned (kube_node's reason): kubeha uncordons only Nodes that carry it
+CORDONED = "kubeha.cluster/cordoned"
+
+
 def node_summary(node):
-    """name, address (InternalIP), pod_cidrs, ready and kubelet_version of a Node object."""
+    """name, address (InternalIP), pod_cidrs, ready, kubelet_version, unschedulable and cordoned_by (kubeha's cordon) of a Node."""
     status = node.get("status") or {}
     spec = node.get("spec") or {}
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
     ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    annotations = node["metadata"].get("annotations") or {}
     return {"name": node["metadata"]["name"], "address": addresses.get("InternalIP", ""), "pod_cidrs": cidrs,
-            "ready": ready == ["True"], "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion", "")}
+            "ready": ready == ["True"], "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion", ""),
+            "unschedulable": bool(spec.get("unschedulable")), "cordoned_by": annotations.get(CORDONED, "")}
 
 
 def apiserver_versions(servers, ca_file, cert_file, key_file, timeout=5.0):

@@ -16,6 +16,13 @@ evicted pod would stay Terminating for ever and the drain would never end. The N
 non-graceful shutdown, ``node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`` (GA in 1.28): the pod garbage
 collector then deletes the pods of that NotReady Node for good, and their controllers start them elsewhere. It is
 refused, before any change, while the Node reports Ready: its kubelet still runs, so the machine is not off.
+
+Around a kubelet's move to another release (``release``): a drain leaves alone a Node whose kubelet already reports
+that release (a restart for another reason, or a run resumed after the restart, keeps its pods), and so does a Node
+that is not registered (nothing runs there). A cordon made with a ``reason`` is marked on the Node (the annotation
+``kubeha.cluster/cordoned``), and ``state=present`` with a ``reason`` makes schedulable only a Node so marked: one an
+operator cordoned by hand stays cordoned. With ``wait_ready`` it first waits (bounded by ``timeout``) until the Node
+is Ready and its kubelet reports ``release``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 
-from .api import ApiError
+from .api import CORDONED, ApiError
 
 MIRROR = "kubernetes.io/config.mirror"
 OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
@@ -79,9 +86,12 @@ class NodeClient:
                 return None
             raise
 
-    def set_unschedulable(self, name, value):
-        self.request("PATCH", "/api/v1/nodes/%s" % urllib.parse.quote(name), {"spec": {"unschedulable": True if value else None}},
-                     content_type="application/merge-patch+json")
+    def set_unschedulable(self, name, value, reason=None):
+        """Cordon (with ``reason``: marked as kubeha's) or uncordon (kubeha's mark removed) the Node."""
+        body = {"spec": {"unschedulable": True if value else None}}
+        if reason or not value:
+            body["metadata"] = {"annotations": {CORDONED: reason if value else None}}
+        self.request("PATCH", "/api/v1/nodes/%s" % urllib.parse.quote(name), body, content_type="application/merge-patch+json")
 
     def add_taint(self, name, taint, attempts=5):
         """Add taint to the Node's (a merge patch on the resourceVersion read, read again on a conflict)."""
@@ -146,6 +156,32 @@ def ready(node):
     return "Unknown"
 
 
+def kubelet_release(node):
+    """The release the Node's kubelet reports, without the v (``1.35.4``); empty before it has reported one."""
+    return ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "").lstrip("v")
+
+
+def cordoned_by(node):
+    """kubeha's reason for the Node's cordon (its annotation), or ``None`` when kubeha did not cordon it."""
+    return ((node.get("metadata") or {}).get("annotations") or {}).get(CORDONED)
+
+
+def _wait_ready(client, name, release, timeout, clock, sleep):
+    """The Node once it is Ready (and its kubelet reports ``release``, if given), within ``timeout`` seconds."""
+    deadline = clock() + timeout
+    while True:
+        node = client.node(name) or {}
+        seen = kubelet_release(node)
+        if ready(node) == "True" and (not release or seen == release.lstrip("v")):
+            return node
+        if clock() >= deadline:
+            raise DrainError("Node %s is not Ready%s after %gs (Ready: %s, its kubelet reports %s); it stays cordoned. "
+                             "Look at the kubelet on that node (journalctl -u kubelet), then run again" % (
+                                 name, " with its kubelet at %s" % release if release else "", timeout, ready(node),
+                                 seen or "no release"))
+        sleep(POLL)
+
+
 def _needs_out_of_service(node, name):
     """Whether the Node still lacks the out-of-service taint; refused (before any change) while it reports Ready."""
     if has_taint(node, OUT_OF_SERVICE):
@@ -201,20 +237,34 @@ def _drain(client, name, pods, params, clock, sleep):
 def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.sleep):
     """kube_node's result dict; raises :class:`DrainError` (or ApiError) when the node cannot get there."""
     name, state = params["name"], params["state"]
+    release, reason = (params.get("release") or "").lstrip("v"), params.get("reason") or None
     node = client.node(name)
-    result = {"changed": False, "actions": [], "evicted": [], "left": [], "name": name}
+    result = {"changed": False, "actions": [], "evicted": [], "left": [], "name": name, "kubelet_version": "",
+              "kept_cordoned": False}
     if node is None:
-        if state == "absent":
+        # absent: gone already; a drain for a release: nothing runs there to move
+        if state == "absent" or (release and state in ("cordoned", "drained")):
             return result
         raise DrainError("Node %s is not registered: its kubelet has not joined the cluster (or it was deleted)" % name)
+    result["kubelet_version"] = kubelet_release(node)
     unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
     before = {"unschedulable": unschedulable, "registered": True}
     if state == "present":
+        if unschedulable and reason and cordoned_by(node) is None:
+            # cordoned by someone else (an operator, by hand): theirs to undo
+            result["kept_cordoned"] = True
+            return _done(result, before, before)
         if unschedulable:
             result["actions"].append("uncordoned")
             if not check_mode:
+                if params.get("wait_ready"):
+                    result["kubelet_version"] = kubelet_release(
+                        _wait_ready(client, name, release, params["timeout"], clock, sleep))
                 client.set_unschedulable(name, False)
         return _done(result, before, {"unschedulable": False, "registered": True})
+    if release and result["kubelet_version"] == release:
+        # the kubelet runs the release already: its pods stay
+        return _done(result, before, before)
     evict, left, refused = [], [], []
     if state in ("drained", "absent"):  # cordoning alone evicts nothing, so it refuses nothing
         evict, left, refused = plan_drain(client.pods_on(name), params.get("force", False),
@@ -227,7 +277,7 @@ def run_node(client, params, check_mode=False, clock=time.monotonic, sleep=time.
     if not unschedulable:
         result["actions"].append("cordoned")
         if not check_mode:
-            client.set_unschedulable(name, True)
+            client.set_unschedulable(name, True, reason)
     if taint:
         result["actions"].append("tainted out-of-service")
         if not check_mode:

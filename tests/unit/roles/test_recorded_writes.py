@@ -69,7 +69,7 @@ ALLOWED = {
     ('node', 'Restart containerd under monit'):
         "a due restart is found on every full run by comparing the process's start with its files' times "
         "(node-daemons stale), so one a failed run lost is done by the next run",
-    ('node', 'Restart the kubelet under monit, one node at a time'): 'as above',
+    ('node', 'Restart the kubelet under monit - {{ _node_host }}'): 'as above',
     ('node', "Reload monit without kubeha's checks"): "monit's own configuration is a daemon file; a reload changes no file",
     ('etcd', 'Create the directory of this etcd build'):
         "recorded: the binary is an input of etcd's unit, whose content the daemon call records; every full run "
@@ -79,6 +79,12 @@ ALLOWED = {
     ('node', 'Import the images containerd lacks or holds with another digest (archives sent by the daemon task)'):
         "containerd's image store is runtime state (the kubelet's image GC may empty it under disk pressure); the archives "
         "are recorded daemon files, and every full run (a changed input, kubeha_site_fast_path=false) imports what is missing",
+    ('node', 'Cordon and drain the Node if its kubelet moves to another release - {{ _node_host }}'):
+        "a Node's schedulability and pods are cluster state in the API, not a host's; only while a kubelet restart onto "
+        "another release is pending (the pending restart is kept on the host, so a later run drains it)",
+    ('node', 'Once the Node is Ready on the new release, make it schedulable again - {{ _node_host }}'): 'as above',
+    ('worker', "Make schedulable again a Node kubeha left cordoned, once Ready on the release"):
+        "the API's state: every full run reads which Nodes carry kubeha's cordon mark",
     ('kube_images', 'Import the images containerd lacks or holds with another digest'): 'as above (the role used on its own)',
     ('cluster_dns', "Compare CoreDNS's objects with the API (kubectl diff, server-side)"): 'a read of the API',
     ('cluster_dns', 'Apply them (server-side, kubeha as field manager)'):

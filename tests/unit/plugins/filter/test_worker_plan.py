@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 # the role's defaults as a play templates them (kubeha_lb_address set)
 TEMPLATED = {'worker_lb_address': '10.0.0.10', 'worker_lb_port': 8443, 'worker_mode': 'host', 'worker_kubernetes_version': '1.35.4',
              'worker_kube_proxy_cluster_cidr': '10.244.0.0/16', 'worker_kube_proxy_image': 'registry.k8s.io/kube-proxy:v1.35.4',
-             'worker_cluster_dns': ['10.96.0.10']}
+             'worker_cluster_dns': ['10.96.0.10'], 'worker_drain_host': 'm1', 'worker_drain_secrets_dir': '/srv/kubernetes'}
 with open(os.path.join(ROOT, 'roles', 'worker', 'defaults', 'main.yml'), encoding='utf-8') as handle:
     DEFAULTS = dict(yaml.safe_load(handle), **TEMPLATED)
 BINARIES = [{'path': '/usr/local/bin/kubelet', 'src': '/c/kubelet'}, {'path': '/usr/local/bin/kube-proxy', 'src': '/c/kube-proxy'}]
@@ -53,6 +53,19 @@ def test_the_kubeconfigs_point_at_the_load_balancer():
     assert proxy['content']['clusters'][0]['cluster'] == {'server': 'https://10.0.0.10:8443', 'certificate-authority': '/srv/kubernetes/ca.crt'}
     assert config['path'] == '/var/lib/kube-proxy/config.yaml' and config['content'] is p['kube_proxy_config']
     assert plan(lb_address='fd00::10', lb_port=6443)['server'] == 'https://[fd00::10]:6443'
+
+
+def test_a_kubelet_that_moves_release_is_drained_through_the_admin_certificate_on_the_drain_host():
+    assert plan()['drain'] == {
+        'server': 'https://10.0.0.10:8443', 'host': 'm1', 'ca_file': '/srv/kubernetes/ca.crt',
+        'cert_file': '/srv/kubernetes/kubecfg.crt', 'key_file': '/srv/kubernetes/kubecfg.key', 'timeout': 300,
+        'ready_timeout': 120, 'force': False, 'delete_emptydir_data': False}
+    assert plan(drain_timeout='600', drain_force='yes', drain_secrets_dir='/etc/k')['drain'] == dict(
+        plan()['drain'], timeout=600, force=True, ca_file='/etc/k/ca.crt', cert_file='/etc/k/kubecfg.crt', key_file='/etc/k/kubecfg.key')
+    # no drain: turned off, no master to drain from, or site.yml's first pass (no balancer serving yet)
+    assert plan(drain=False)['drain'] == {}
+    assert plan(drain_host='')['drain'] == {}
+    assert plan(kubelet_lease_gate=False)['drain'] == {}
 
 
 def test_kube_proxy_configuration_and_command_line():

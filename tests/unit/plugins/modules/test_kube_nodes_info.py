@@ -14,9 +14,13 @@ NODE = {'metadata': {'name': 'w1'}, 'spec': {'podCIDR': '10.244.1.0/24', 'podCID
 
 def test_a_node_is_summarised_with_its_address_pod_cidrs_readiness_and_kubelet_version():
     assert node_summary(NODE) == {'name': 'w1', 'address': '10.0.0.21', 'pod_cidrs': ['10.244.1.0/24'], 'ready': True,
-                                  'kubelet_version': 'v1.35.4'}
+                                  'kubelet_version': 'v1.35.4', 'unschedulable': False, 'cordoned_by': ''}
     fresh = {'metadata': {'name': 'w2'}, 'spec': {}, 'status': {'conditions': [{'type': 'Ready', 'status': 'False'}]}}
-    assert node_summary(fresh) == {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': ''}
+    assert node_summary(fresh) == {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': '',
+                                   'unschedulable': False, 'cordoned_by': ''}
+    cordoned = dict(NODE, metadata={'name': 'w1', 'annotations': {'kubeha.cluster/cordoned': 'kubelet v1.35.4'}},
+                    spec=dict(NODE['spec'], unschedulable=True))
+    assert node_summary(cordoned)['unschedulable'] is True and node_summary(cordoned)['cordoned_by'] == 'kubelet v1.35.4'
 
 
 def test_each_apiservers_version_is_read_and_one_that_does_not_answer_is_reported(monkeypatch):
@@ -37,7 +41,8 @@ def test_each_apiservers_version_is_read_and_one_that_does_not_answer_is_reporte
 
 
 def test_missing_names_unregistered_nodes_and_those_without_a_pod_cidr():
-    nodes = [node_summary(NODE), {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': ''}]
+    nodes = [node_summary(NODE), {'name': 'w2', 'address': '', 'pod_cidrs': [], 'ready': False, 'kubelet_version': '',
+                                  'unschedulable': False, 'cordoned_by': ''}]
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=False) == ['Node w3 is not registered']
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=True) == ['Node w3 is not registered', 'Node w2 has no pod CIDR']
     assert missing(nodes, ['w1'], pod_cidrs=True) == []

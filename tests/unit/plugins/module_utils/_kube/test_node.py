@@ -21,11 +21,13 @@ def pod(name, owner=None, ns="default", phase="Running", mirror=False, emptydir=
 class Apiserver:
     """Nodes and pods; an evicted pod goes after ``terminating`` reads; ``budget`` refuses that many evictions (429)."""
 
-    def __init__(self, pods, unschedulable=False, budget=0, terminating=1, ready="True"):
+    def __init__(self, pods, unschedulable=False, budget=0, terminating=1, ready="True", kubelet="v1.34.3"):
         self.nodes = {"w1": {"metadata": {"name": "w1", "resourceVersion": "1"},
                              "spec": {"unschedulable": True} if unschedulable else {},
                              "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
-                                                       {"type": "Ready", "status": ready}]}}}
+                                                       {"type": "Ready", "status": ready}],
+                                        "nodeInfo": {"kubeletVersion": kubelet}}}}
+        self.upgrade_after = None   # (reads, version): the kubelet reports version from that many Node reads on
         self.conflicts = 0   # PATCHes answered 409 as if another writer had just changed the Node
         self.pods = {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
         self.budget = budget
@@ -40,8 +42,19 @@ class Apiserver:
             node = self.nodes.get(parts[3])
             if node is None:
                 raise ApiError("%s %s answered HTTP 404" % (method, path), 404)
+            if method == "GET" and self.upgrade_after:
+                reads, version = self.upgrade_after
+                self.upgrade_after = (reads - 1, version)
+                if reads <= 1:
+                    node["status"]["nodeInfo"]["kubeletVersion"] = version
             if method == "PATCH":
                 assert content_type == "application/merge-patch+json"
+                annotations = node["metadata"].setdefault("annotations", {})
+                for key, value in ((body.get("metadata") or {}).get("annotations") or {}).items():
+                    if value is None:
+                        annotations.pop(key, None)
+                    else:
+                        annotations[key] = value
                 version = (body.get("metadata") or {}).get("resourceVersion")
                 if self.conflicts > 0:   # another writer: the node controller's NoSchedule taint of a cordon
                     self.conflicts -= 1
@@ -206,3 +219,62 @@ def test_out_of_service_keeps_a_taint_another_writer_added_meanwhile():
     assert done["actions"] == ["tainted out-of-service", "drained"]
     assert api.nodes["w1"]["spec"]["taints"] == [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}, OUT_OF_SERVICE]
     assert len([c for c in api.calls if c[0] == "PATCH"]) == 2, "the conflict was not read again and retried"
+
+
+CORDONED = "kubeha.cluster/cordoned"
+
+
+def test_a_drain_for_a_release_moves_the_pods_once_and_marks_the_cordon_as_kubeha_s():
+    api = Apiserver(PODS)
+    move = dict(release="1.35.4", reason="kubelet v1.35.4")
+    check = run(api, check_mode=True, **move)
+    assert check["actions"] == ["cordoned", "drained"] and check["kubelet_version"] == "1.34.3" and api.changes() == []
+    done = run(api, **move)
+    assert done["actions"] == ["cordoned", "drained"] and done["evicted"] == ["default/web-1", "shop/web-2"]
+    assert api.nodes["w1"]["spec"]["unschedulable"] is True
+    assert api.nodes["w1"]["metadata"]["annotations"] == {CORDONED: "kubelet v1.35.4"}
+    # the kubelet restarted on the new release: a resumed run drains nothing, and the Node is made schedulable
+    api.nodes["w1"]["status"]["nodeInfo"]["kubeletVersion"] = "v1.35.4"
+    again = run(api, **move)
+    assert again["changed"] is False and again["kubelet_version"] == "1.35.4"
+    back = run(api, state="present", wait_ready=True, **move)
+    assert back["actions"] == ["uncordoned"] and api.nodes["w1"]["spec"]["unschedulable"] is None
+    assert api.nodes["w1"]["metadata"]["annotations"] == {}, "kubeha's mark stayed on the Node"
+    assert run(api, state="present", wait_ready=True, **move)["changed"] is False
+
+
+def test_a_node_on_the_release_or_not_registered_is_left_alone():
+    api = Apiserver(PODS, kubelet="v1.35.4")
+    same = run(api, release="v1.35.4", reason="kubelet v1.35.4")
+    assert same["changed"] is False and same["actions"] == [] and api.changes() == []
+    api.nodes.clear()
+    gone = run(api, release="1.35.4")
+    assert gone["changed"] is False and gone["kubelet_version"] == ""
+
+
+def test_a_cordon_made_by_hand_stays_when_kubeha_uncordons_its_own():
+    api = Apiserver(PODS, unschedulable=True)
+    kept = run(api, state="present", release="1.35.4", reason="kubelet v1.35.4", wait_ready=True)
+    assert kept["changed"] is False and kept["kept_cordoned"] is True and api.changes() == []
+    # a drain for a release does not take the cordon over: it was there before, so it stays after
+    drained = run(api, release="1.35.4", reason="kubelet v1.35.4")
+    assert drained["actions"] == ["drained"] and CORDONED not in api.nodes["w1"]["metadata"].get("annotations", {})
+    assert run(api, state="present", reason="kubelet v1.35.4")["kept_cordoned"] is True
+    # without a reason, present uncordons whatever cordoned it (the module's plain state)
+    assert run(api, state="present")["actions"] == ["uncordoned"]
+
+
+def test_wait_ready_waits_for_the_release_and_fails_naming_what_the_node_reports():
+    api = Apiserver(PODS)
+    run(api, release="1.35.4", reason="r")
+    with pytest.raises(DrainError) as failure:
+        run(api, state="present", release="1.35.4", reason="r", wait_ready=True, timeout=5)
+    assert str(failure.value).startswith("Node w1 is not Ready with its kubelet at 1.35.4 after 5s (Ready: True, "
+                                         "its kubelet reports 1.34.3); it stays cordoned")
+    assert api.nodes["w1"]["spec"]["unschedulable"] is True
+    api.upgrade_after = (3, "v1.35.4")
+    reads = len([c for c in api.calls if c == ("GET", "/api/v1/nodes/w1")])
+    back = run(api, state="present", release="1.35.4", reason="r", wait_ready=True, timeout=30)
+    assert back["actions"] == ["uncordoned"] and back["kubelet_version"] == "1.35.4"
+    assert len([c for c in api.calls if c == ("GET", "/api/v1/nodes/w1")]) - reads == 3, "uncordoned before the release"
+    assert api.nodes["w1"]["spec"]["unschedulable"] is None
