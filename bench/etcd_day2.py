@@ -41,14 +41,16 @@ def ephemeral():
     return os.path.dirname(os.path.dirname(max(found, key=os.path.getmtime)))
 
 
-def step(eph, name, argv):
-    """Run one step with the API client running; (seconds, the client's counts, the run's output)."""
+def step(eph, name, argv, vip_url=VIP_URL):
+    """Run one step with the API client running; (seconds, the client's counts, the run's output).
+
+    Also bench/kubernetes_upgrade.py's (another scenario: its VIP, its ephemeral directory)."""
     stop = os.path.join(eph, 'stop-bench-client')
     if os.path.exists(stop):
         os.unlink(stop)
     secrets = os.path.join(eph, 'secrets')
     client = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, CLIENT, 'api-loop', VIP_URL, '--ca', secrets + '/ca/kubernetes.crt', '--cert', secrets + '/kubernetes/admin.crt',
+        [sys.executable, CLIENT, 'api-loop', vip_url, '--ca', secrets + '/ca/kubernetes.crt', '--cert', secrets + '/kubernetes/admin.crt',
          '--key', secrets + '/kubernetes/admin.key', '--namespace', 'bench-%s-%d' % (name, int(time.time())), '--stop-file', stop,
          '--interval', '0.1'], stdout=subprocess.PIPE, text=True)
     env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks',

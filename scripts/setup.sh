@@ -49,6 +49,11 @@ ETCD_HOST_PKGS=(openssl)
 # Kubernetes 1.35 is the newest release that supports Debian 12's containerd 1.6 and still runs on
 # the cgroup v1 hosts here (with the kubelet's failCgroupV1 set to false); see README "Versions".
 KUBEHA_KUBERNETES_VERSION=1.35.4
+# The previous minor release, which kubeha supports too: Molecule default starts on its older patch release and
+# upgrades to its newer one (a patch upgrade), then to KUBEHA_KUBERNETES_VERSION (a minor upgrade). scripts/test.sh
+# builds both beside the other stages, at the lowest CPU and I/O priority (build_release.sh kubernetes VERSION).
+KUBEHA_KUBERNETES_PREVIOUS_VERSION=1.34.4
+KUBEHA_KUBERNETES_PATCH_FROM=1.34.3
 KUBEHA_ETCD_VERSION=3.6.16
 # etcd 3.5 stays supported for existing clusters (and v2 discovery); the tests run it too
 KUBEHA_ETCD_PREVIOUS_VERSION=3.5.35
@@ -120,6 +125,7 @@ export MOLECULE_COLLECTIONS_PATH="\$ANSIBLE_COLLECTIONS_PATH"
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export KUBEHA_ARCH="$(dpkg --print-architecture)"
 export KUBEHA_RELEASE_DIR="$RELEASE" KUBEHA_KUBERNETES_VERSION="$KUBEHA_KUBERNETES_VERSION"
+export KUBEHA_KUBERNETES_PREVIOUS_VERSION="$KUBEHA_KUBERNETES_PREVIOUS_VERSION" KUBEHA_KUBERNETES_PATCH_FROM="$KUBEHA_KUBERNETES_PATCH_FROM"
 export KUBEHA_ETCD_VERSION="$KUBEHA_ETCD_VERSION" KUBEHA_ETCD_PREVIOUS_VERSION="$KUBEHA_ETCD_PREVIOUS_VERSION"
 export KUBEHA_COREDNS_VERSION="$KUBEHA_COREDNS_VERSION"
 export ETCD_BIN="\${ETCD_BIN:-$RELEASE/etcd/etcd-v$KUBEHA_ETCD_VERSION-linux-$(go env GOARCH 2>/dev/null || echo amd64)/etcd}"

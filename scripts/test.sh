@@ -93,6 +93,22 @@ scenario() {
   podman volume prune -f >/dev/null 2>&1; return $rc
 }
 
+# Molecule default upgrades from the previous minor release's two patch releases: they are built from the start,
+# beside every stage before that scenario, at the lowest CPU and I/O priority (the stages' own work goes first; the
+# build takes the cores they leave idle), and waited for before it. A build done before is not built again.
+previous_release() {
+  nice -n 19 ionice -c 3 bash scripts/build_release.sh \
+    kubernetes "$KUBEHA_KUBERNETES_PATCH_FROM" kubernetes "$KUBEHA_KUBERNETES_PREVIOUS_VERSION"
+}
+for s in "${stages[@]}"; do
+  case $s in molecule|molecule:default) run_beside previous-release previous_release; break ;; esac
+done
+# before a scenario (in this shell: run's pipeline is a subshell, which cannot wait for it)
+before_scenario() {
+  [ "$1" = default ] && [ -n "${beside_pid[previous-release]:-}" ] || return 0
+  waited previous-release; local rc=$?; unset 'beside_pid[previous-release]'; return $rc
+}
+
 # sanity (ansible-test, mostly one core) runs beside lint (ansible-lint, mostly one core) when lint comes first
 sanity_beside='' seen_lint=''
 for s in "${stages[@]}"; do
@@ -113,9 +129,10 @@ for s in "${stages[@]}"; do
         if [ "${CI:-}" = true ] && [ -n "$why" ]; then
           results+=("$(printf '%-24s %-6s %s' "molecule:$sc" "not run in CI:" "$why")"); continue
         fi
+        before_scenario "$sc"
         run "molecule:$sc" scenario "$sc"
       done ;;
-    molecule:*) run "$s" scenario "${s#molecule:}" ;;
+    molecule:*) before_scenario "${s#molecule:}"; run "$s" scenario "${s#molecule:}" ;;
     *) echo "test.sh: unknown stage '$s'; use lint, sanity, build, unit, molecule or molecule:NAME"; exit 2 ;;
   esac
 done
