@@ -89,14 +89,21 @@ def pause(units, manifests, hold_dir, state_file, processes=(), timeout=120, che
                     systemd.systemctl("stop", systemd.unit_name(name), unit=name)
     for path in manifests or []:
         if os.path.exists(path):
-            held.append(path)
             if not check_mode:
                 if not os.path.isdir(hold_dir):
                     os.makedirs(hold_dir, mode=0o700)
                 if path not in record["manifests"]:
                     record["manifests"].append(path)
                     _write(state_file, record)
-                os.replace(path, os.path.join(hold_dir, os.path.basename(path)))
+                try:
+                    os.replace(path, os.path.join(hold_dir, os.path.basename(path)))
+                except FileNotFoundError:
+                    # gone meanwhile: podmaster, stopping with its held manifest, takes its components' manifests
+                    # away as it hands its leases over; nothing runs it, so nothing is held or put back
+                    record["manifests"].remove(path)
+                    _write(state_file, record)
+                    continue
+            held.append(path)
     result = {"changed": bool(stopped or held), "stopped": stopped, "held": held, "paused": record, "waited": 0.0}
     if check_mode:
         return result

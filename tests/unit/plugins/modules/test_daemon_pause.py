@@ -103,3 +103,27 @@ def test_kill_stops_without_grace_what_a_graceful_stop_would_wait_for(tmp_path, 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_manifest_that_goes_while_the_pause_holds_the_others_is_not_held(tmp_path, systemd, monkeypatch):
+    """Static-pod mode: podmaster's held manifest stops it, and as it hands its leases over it takes the controller-manager's
+    manifest away - between the pause's look and its move (seen in Molecule static_pod). Nothing runs that one: not held."""
+    from ansible_collections.kubeha.cluster.plugins.module_utils._daemon import pause as pause_mod
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    for name in ("podmaster", "kube-controller-manager", "kube-apiserver"):
+        (manifests / ("%s.yaml" % name)).write_text(name + " pod\n")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if src.endswith("kube-controller-manager.yaml"):
+            os.unlink(src)   # podmaster's hand-over, between the pause's look and its move
+        return real_replace(src, dst)
+    monkeypatch.setattr(pause_mod.os, "replace", replace)
+    paths = [str(manifests / ("%s.yaml" % name)) for name in ("podmaster", "kube-controller-manager", "kube-apiserver")]
+    state = tmp_path / "state" / "paused.json"
+    state.parent.mkdir()
+    done = pause_mod.pause([], paths, str(tmp_path / "held"), str(state), timeout=1)
+    assert done["held"] == [paths[0], paths[2]] and done["paused"]["manifests"] == [paths[0], paths[2]]
+    assert sorted(os.listdir(tmp_path / "held")) == ["kube-apiserver.yaml", "podmaster.yaml"]
