@@ -140,7 +140,8 @@ def loadbalancer_plan(settings, host, balancers, backends, cert=None, check_mode
                                  "(kubeha.cluster.node_addresses), got %r and %r" % (balancers, backends))
     s = RoleSettings(settings, 'loadbalancer_', 'loadbalancer_plan')
     secrets = str(s['secrets_dir'])
-    controller = {'ca': secrets + '/ca/kubernetes.crt', 'apiserver_cert': secrets + '/kubernetes/apiserver.crt',
+    # the CAs the hosts trust (two during a CA rotation, rotate_ca), for haproxy's checks and the admin kubeconfig
+    controller = {'ca': secrets + '/ca/kubernetes-trust.crt', 'apiserver_cert': secrets + '/kubernetes/apiserver.crt',
                   'admin_cert': secrets + '/kubernetes/admin.crt', 'admin_key': secrets + '/kubernetes/admin.key'}
     backend_list = [{'name': name, 'address': address} for name, address in backends.items()]
     files = [

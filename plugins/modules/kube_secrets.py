@@ -38,7 +38,8 @@ description:
     listed.
   - Optionally writes one tar per host (O(bundles)) holding exactly that host's files with their final
     paths, modes and owners, for M(ansible.builtin.unarchive) to unpack at C(/).
-  - "Controller layout: C(ca/kubernetes.{crt,key}), C(ca/etcd.{crt,key}), C(sa/sa.{key,pub}),
+  - "Controller layout: C(ca/kubernetes.{crt,key}), C(ca/etcd.{crt,key}), C(ca/{kubernetes,etcd}-trust.crt) (what the hosts
+    trust), C(ca/<name>-next.{crt,key}) and C(ca/<name>-previous.crt) during a rotation, C(sa/sa.{key,pub}),
     C(kubernetes/{apiserver,admin,scheduler,controller-manager,kube-proxy,apiserver-kubelet-client,apiserver-etcd-client}.{crt,key}),
     C(kubelet/<node>.{crt,key}), C(etcd/<member>/{peer,server}.{crt,key}), C(auth/basic_auth.csv),
     C(auth/known_tokens.csv), C(bundles/<host>.tar). Keys and CSV files C(0600), certificates C(0644),
@@ -155,6 +156,35 @@ options:
     type: list
     elements: str
     default: []
+  rotate_ca:
+    description:
+      - Rotate a CA with dual trust, one phase per run, each rolled out to every host before the next (site.yml restarts
+        what reads the files that change, one host at a time). The hosts trust C(ca/<name>-trust.crt) (their C(ca.crt),
+        C(etcd-ca.crt), etcd's C(ca.crt)) - the current CA, then the next or the previous one while it exists.
+      - V(trust) makes the next CA (C(ca/<name>-next.crt) and C(.key)), trusted beside the current one; nothing is reissued.
+      - V(sign) makes it the current CA (the old certificate stays trusted as C(ca/<name>-previous.crt)); every leaf it signs
+        is reissued by it, because its issuer is not the current CA. Refused before V(trust).
+      - V(finish) drops the previous CA from the trust. Refused while the next CA does not sign yet.
+      - A phase run again does what is left of it, or nothing. Refused with O(regenerate_ca) for the same CA, and with O(adopt).
+    type: dict
+    suboptions:
+      kubernetes:
+        description: The phase for the Kubernetes CA.
+        type: str
+        choices: [trust, sign, finish]
+      etcd:
+        description: The phase for the etcd CA.
+        type: str
+        choices: [trust, sign, finish]
+      service_account:
+        description:
+          - The phase for the service-account key pair - V(trust) makes C(sa/sa-next.key), whose public half C(sa.pub) holds
+            beside the current one (the apiservers accept tokens it signs); V(sign) makes it C(sa.key) (it signs every new
+            token) and keeps the old public half in C(sa.pub) as C(sa/sa-previous.pub), so tokens signed before stay valid;
+            V(finish) drops it - run it once the old tokens have expired (bound tokens last an hour at most by default;
+            a legacy token Secret signed by the old key stops working).
+        type: str
+        choices: [trust, sign, finish]
   basic_auth_users:
     description: Users of C(basic_auth.csv) (legacy; the apiserver reads it only with explicit opt-in).
     type: list
@@ -351,12 +381,21 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
-- name: Rotate the etcd CA (one run only)
+- name: Replace a lost or expired etcd CA at once (one run only; nothing the old one signed is trusted after it)
   kubeha.cluster.kube_secrets:
     dest: "{{ inventory_dir }}/secrets"
     masters: [{name: master1, ip: 10.0.0.11}]
     etcd_members: [{name: master1, ip: 10.0.0.11}]
     regenerate_ca: ["etcd:5d41402abc4b2a76"]  # the current ca/etcd.crt's sha256, first 16 hex digits
+  delegate_to: localhost
+  run_once: true
+
+- name: Rotate the Kubernetes CA with dual trust - the first of three phases (then sign, then finish), each rolled out
+  kubeha.cluster.kube_secrets:
+    dest: "{{ inventory_dir }}/secrets"
+    masters: [{name: master1, ip: 10.0.0.11}]
+    etcd_members: [{name: master1, ip: 10.0.0.11}]
+    rotate_ca: {kubernetes: trust}
   delegate_to: localhost
   run_once: true
 """
@@ -370,7 +409,9 @@ dest:
 files:
   description:
     - Every file the module manages, by path relative to O(dest), with what was done (or would be, in check mode) and why.
-    - V(action) is one of V(created), V(reissued), V(regenerated), V(updated), V(mode_restored), V(adopted), V(unchanged).
+    - V(action) is one of V(created), V(reissued), V(regenerated), V(updated), V(mode_restored), V(adopted), V(rotated),
+      V(removed), V(unchanged).
+    - V(rotated) is a CA file that the next CA replaced (O(rotate_ca) V(sign)); V(removed) a file a rotation took away.
     - V(adopted) is a file copied from O(adopt.dir) (its reason names the source).
   returned: always
   type: dict
@@ -441,6 +482,8 @@ def main():
             cert_valid_days=dict(type="int", default=365),
             ca_valid_days=dict(type="int", default=3650),
             regenerate_ca=dict(type="list", elements="str", default=[]),
+            rotate_ca=dict(type="dict", options=dict((name, dict(type="str", choices=["trust", "sign", "finish"]))
+                                                     for name in ("kubernetes", "etcd", "service_account"))),
             basic_auth_users=_users("password"),
             tokens=dict(_users("token"), no_log=False),  # the list is not secret; its token suboption is no_log
             bundles=dict(type="list", elements="dict", default=[], options=dict(

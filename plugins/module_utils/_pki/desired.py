@@ -5,8 +5,10 @@
 
 Controller-side layout (relative to the secrets directory, 0700 directories)::
 
-    ca/kubernetes.crt  ca/kubernetes.key        Kubernetes CA
+    ca/kubernetes.crt  ca/kubernetes.key        Kubernetes CA (the one that signs)
     ca/etcd.crt        ca/etcd.key              etcd CA
+    ca/<ca>-trust.crt                           what the hosts trust: the CA, and during a rotation (rotate_ca) the
+    ca/<ca>-next.{crt,key}  ca/<ca>-previous.crt    next one (before it signs) or the previous one (until finish)
     sa/sa.key          sa/sa.pub                service-account signing key pair
     kubernetes/apiserver.{crt,key}              apiserver serving certificate
     kubernetes/admin.{crt,key}                  kubecfg/admin client (system:masters)
@@ -175,7 +177,8 @@ def host_files(bundle, distribute_ca_key):
     pki = "etc/etcd/pki/"
     files = []
     if bundle.get("master") or bundle.get("node"):
-        files.append(("ca/kubernetes.crt", srv + "ca.crt", "cert"))
+        # the CAs the hosts trust (the current one first: the controller-manager's signing pair with ca.key)
+        files.append(("ca/kubernetes-trust.crt", srv + "ca.crt", "cert"))
     if bundle.get("master"):
         files += [
             ("kubernetes/apiserver.crt", srv + "server.cert", "cert"),
@@ -186,7 +189,7 @@ def host_files(bundle, distribute_ca_key):
             (KNOWN_TOKENS, srv + "known_tokens.csv", "secret"),
             (SA_KEY, srv + "sa.key", "key"),
             (SA_PUB, srv + "sa.pub", "cert"),
-            ("ca/etcd.crt", srv + "etcd-ca.crt", "cert"),
+            ("ca/etcd-trust.crt", srv + "etcd-ca.crt", "cert"),
         ]
         for base in ("apiserver-etcd-client", "apiserver-kubelet-client", "scheduler", "controller-manager"):
             files += [("kubernetes/%s.crt" % base, srv + base + ".crt", "cert"), ("kubernetes/%s.key" % base, srv + base + ".key", "key")]
@@ -202,7 +205,7 @@ def host_files(bundle, distribute_ca_key):
     member = bundle.get("etcd_member")
     if member:
         files += [
-            ("ca/etcd.crt", pki + "ca.crt", "cert"),
+            ("ca/etcd-trust.crt", pki + "ca.crt", "cert"),
             ("etcd/%s/peer.crt" % member, pki + "peer.crt", "cert"),
             ("etcd/%s/peer.key" % member, pki + "peer.key", "key"),
             ("etcd/%s/server.crt" % member, pki + "server.crt", "cert"),

@@ -9,6 +9,13 @@ differ from what is asked, or it expires within ``renew_before`` days. A CA (and
 service-account key) is made when absent and otherwise never replaced unless ``regenerate_ca``
 names it. Keys are generated only when a file needs a new one, all at once on a thread pool.
 
+A CA is rotated with dual trust (``rotate_ca``), one phase per run, each rolled out before the next: ``trust`` makes
+the next CA (``ca/<name>-next.{crt,key}``), trusted beside the current one; ``sign`` makes it the current CA (the old
+certificate stays trusted as ``ca/<name>-previous.crt``), so every leaf is reissued by it; ``finish`` drops the
+previous one. What the hosts trust is ``ca/<name>-trust.crt``: the current CA first (the one ``ca/<name>.key``
+matches), then the next or the previous one while they exist - decided from the files, so a rotation whose variable
+is dropped half way keeps trusting both.
+
 With ``adopt``, the CAs and the service-account key pair come from a PKI made elsewhere (adopt.py):
 plan() lays the adopted bytes over the secrets directory (``overlay``), so that everything after it,
 check mode included, decides as if they were there; apply() writes them first.
@@ -33,7 +40,14 @@ REGENERATED = "regenerated"
 UPDATED = "updated"
 MODE = "mode_restored"
 ADOPTED = "adopted"
+ROTATED = "rotated"
+REMOVED = "removed"
 UNCHANGED = "unchanged"
+# the service-account key's rotation (rotate_ca: service_account)
+SA_NEXT_KEY = "sa/sa-next.key"
+SA_PREVIOUS_PUB = "sa/sa-previous.pub"
+# a CA rotation's phases (rotate_ca), in their order
+ROTATION_PHASES = ("trust", "sign", "finish")
 
 
 def _fmt(when):
@@ -64,6 +78,8 @@ class Engine:
         self._forced_cache = {}  # CA name -> whether regenerate_ca asks to replace it (decided once per run)
         self.stale = {}          # host -> secret paths it must not keep (bundles())
         self.overlay = {}        # rel -> bytes of an adopted file the secrets directory does not hold yet (written first)
+        self.gone = set()        # rels a CA rotation removes (read as absent from plan() on; removed by apply())
+        self.next_cas = set()    # CA names whose next CA (rotate_ca: trust) apply() makes
 
     # ------------------------------------------------------------------ helpers
     def _record(self, rel, action, reasons=(), before=None, after=None):
@@ -73,6 +89,8 @@ class Engine:
             self.after[rel] = after if after is not None else {"state": "present"}
 
     def _read(self, rel):
+        if rel in self.gone:
+            return None, None
         if rel in self.overlay:
             return self.overlay[rel], None
         try:
@@ -104,7 +122,10 @@ class Engine:
         if self.p.get("adopt"):
             self._plan_adopt()
         for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
+            self._plan_rotation(name)
             self._plan_ca(name)
+            self._plan_trust(name)
+        self._plan_sa_rotation()
         self._plan_sa()
         for leaf in desired.leaves(self.p):
             self._plan_leaf(leaf)
@@ -157,6 +178,125 @@ class Engine:
             self.warn("regenerate_ca: %s names a %s that is not there any more (now %s): nothing regenerated, an earlier run "
                       "did it. Remove the entry from the inventory." % (", ".join(entries), name, current))
         return cache[name]
+
+    def _ca_pair(self, crt, key):
+        """(cert, key) of a CA pair in the secrets directory; PkiError naming what is wrong with it."""
+        cert_data, cert_err = self._read(crt)
+        key_data, key_err = self._read(key)
+        problem = cert_err or key_err
+        if not problem and (cert_data is None or key_data is None):
+            problem = "%s is missing" % (crt if cert_data is None else key)
+        if not problem:
+            cert, ca_key = x509.load_cert(cert_data), x509.load_key(key_data, check=False)
+            if not x509.cert_matches_key(cert, ca_key):
+                problem = "%s does not match %s" % (crt, key)
+            elif not x509.is_ca(cert):
+                problem = "%s is not a CA certificate" % crt
+            elif cert.not_valid_after_utc <= self.now:
+                problem = "%s expired on %s" % (crt, _fmt(cert.not_valid_after_utc))
+            else:
+                return cert, ca_key
+        raise PkiError(problem)
+
+    def _plan_rotation(self, name):
+        """rotate_ca's phase for the ``name`` CA: make the next CA (trust), make it current (sign), drop the previous (finish).
+
+        Each phase is decided from the files: a phase run again does what is left of it, or nothing."""
+        phase = (self.p.get("rotate_ca") or {}).get(name)
+        if not phase:
+            return
+        crt, key = "ca/%s.crt" % name, "ca/%s.key" % name
+        nxt_crt, nxt_key, prev = "ca/%s-next.crt" % name, "ca/%s-next.key" % name, "ca/%s-previous.crt" % name
+        has_next = self.store.mode(nxt_crt) is not None or self.store.mode(nxt_key) is not None
+        has_prev = self.store.mode(prev) is not None
+        where = "rotate_ca: %s: %s" % (name, phase)
+        if phase not in ROTATION_PHASES:
+            raise PkiError("%s is not a phase; the phases are %s, one run each, in that order" % (where, ", ".join(ROTATION_PHASES)))
+        if any(str(e).split(":", 1)[0] == name for e in self.p.get("regenerate_ca") or []):
+            raise PkiError("%s and regenerate_ca both name the %s CA: regenerate_ca replaces it at once (nothing it signed is "
+                           "trusted any more), rotate_ca replaces it with dual trust; keep one of them" % (where, name))
+        if self.p.get("adopt"):
+            raise PkiError("%s with adopt set: adopt would copy the adopted CA over the rotated one on every run. Once adopted, the "
+                           "CAs are in the secrets directory: remove adopt (secrets_adopt) first, then rotate" % where)
+        if self.store.mode(crt) is None:
+            raise PkiError("%s: there is no %s CA to rotate yet (%s is missing); remove rotate_ca for a new cluster" % (where, name, crt))
+        if phase == "trust":
+            if has_prev and not has_next:
+                raise PkiError("%s, but this rotation is past that phase: the new %s CA signs already (%s is the old one, still "
+                               "trusted). Run sign again (it resumes what is left of it), then finish" % (where, name, prev))
+            if has_next:
+                try:
+                    self._ca_pair(nxt_crt, nxt_key)
+                except PkiError as exc:
+                    raise PkiError("%s: the next CA made by an earlier run cannot be used: %s. Remove %s and %s and run trust "
+                                   "again (nothing signed by it yet)" % (where, exc, self.store.path(nxt_crt), self.store.path(nxt_key))) from None
+                return
+            self.next_cas.add(name)
+            self.new_keys[nxt_key] = self.p["key_type"]
+            reason = "rotate_ca: trust - the next %s CA, trusted beside the current one until it signs" % name
+            self._record(nxt_key, CREATED, [reason], None, {"key_type": self.p["key_type"], "state": "new key"})
+            self._record(nxt_crt, CREATED, [reason], None, {"subject": "CN=" + self._next_ca_name(name), "ca": True})
+        elif phase == "sign":
+            if not has_next:
+                if has_prev:
+                    return  # made current by an earlier run: its leaves are reissued as for any other issuer
+                raise PkiError("%s, but no rotation was started: run trust first, and roll it out, so that every host trusts "
+                               "the next CA before anything it signs is used" % where)
+            try:
+                self._ca_pair(nxt_crt, nxt_key)
+            except PkiError as exc:
+                raise PkiError("%s: the next CA cannot be used: %s. Nothing signed by it is used yet: remove %s and %s and run "
+                               "trust again" % (where, exc, self.store.path(nxt_crt), self.store.path(nxt_key))) from None
+            current, _err = self._read(crt)
+            old = x509.describe(x509.load_cert(current)) if current is not None and _parses(current) else None
+            self.overlay[crt], self.overlay[key] = self.store.read(nxt_crt), self.store.read(nxt_key)
+            self.overlay[prev] = current
+            reason = "rotate_ca: sign - the next %s CA signs from now on" % name
+            self._record(crt, ROTATED, [reason], old, x509.describe(x509.load_cert(self.overlay[crt])))
+            self._record(key, ROTATED, [reason], {"key_type": "replaced"}, {"key_type": "the next CA's"})
+            self._record(prev, CREATED, ["rotate_ca: sign - the old %s CA, still trusted until finish" % name], None, old)
+            for rel in (nxt_crt, nxt_key):
+                self.gone.add(rel)
+                self._record(rel, REMOVED, ["rotate_ca: sign - it is the current %s CA now" % name], {"state": "present"},
+                             {"state": "absent"})
+        else:
+            if has_next:
+                raise PkiError("%s, but the next %s CA does not sign yet (%s is there): run sign, and roll it out, first"
+                               % (where, name, nxt_crt))
+            if has_prev:
+                self.gone.add(prev)
+                self._record(prev, REMOVED, ["rotate_ca: finish - every certificate is signed by the current %s CA" % name],
+                             {"state": "present"}, {"state": "absent"})
+
+    def _next_ca_name(self, name):
+        """The next CA's common name: the CA's own, with the time it is made (two CAs never share a subject)."""
+        return "%s-%s" % (desired.CA_NAMES[name], self.now.strftime("%Y%m%d%H%M%S"))
+
+    def _plan_trust(self, name):
+        """ca/<name>-trust.crt: what every host trusts - the current CA, then the next or the previous one while it exists."""
+        rel = "ca/%s-trust.crt" % name
+        parts = ["ca/%s.crt" % name, "ca/%s-next.crt" % name, "ca/%s-previous.crt" % name]
+
+        def content():
+            return b"".join(self._read(part)[0] or b"" for part in parts)
+
+        made_here = self.cas.get(name) is None or name in self.next_cas
+        have, err = self._read(rel)
+        if err:
+            raise PkiError("%s is %s: fix its permissions or remove it (it is made again)" % (self.store.path(rel), err))
+        if not made_here and content() == have:
+            self._mode_fix(rel, CERT_MODE)
+            return
+        trusted = [part for part in parts if self._read(part)[0] is not None or (part == parts[1] and name in self.next_cas)
+                   or (part == parts[0] and made_here)]
+        self._record(rel, CREATED if have is None else UPDATED, ["trusts %s" % ", ".join(trusted)],
+                     {"state": "present"} if have is not None else None, {"trusts": trusted})
+
+        def write():
+            data = content()
+            if data != self.store.read(rel):
+                self.store.write(rel, data, CERT_MODE)
+        self.writes.append(write)
 
     def _plan_ca(self, name):
         crt, key = "ca/%s.crt" % name, "ca/%s.key" % name
@@ -218,6 +358,73 @@ class Engine:
             "ca": True})
         self.cas[name] = None  # made by apply()
 
+    def _plan_sa_rotation(self):
+        """rotate_ca's phase for the service-account key, as for a CA: trust (the next key's public half is accepted
+        beside the current one), sign (the next key signs; the old public half stays accepted, so tokens it signed
+        stay valid until they expire), finish (the old public half is accepted no more)."""
+        name = desired.SERVICE_ACCOUNT
+        phase = (self.p.get("rotate_ca") or {}).get(name)
+        if not phase:
+            return
+        nxt, prev = SA_NEXT_KEY, SA_PREVIOUS_PUB
+        has_next, has_prev = self.store.mode(nxt) is not None, self.store.mode(prev) is not None
+        where = "rotate_ca: %s: %s" % (name, phase)
+        if any(str(e).split(":", 1)[0] == name for e in self.p.get("regenerate_ca") or []):
+            raise PkiError("%s and regenerate_ca both name the service-account key: regenerate_ca replaces it at once (every "
+                           "token it signed stops working), rotate_ca keeps them valid until finish; keep one of them" % where)
+        if self.p.get("adopt"):
+            raise PkiError("%s with adopt set: adopt would copy the adopted key over the rotated one on every run. Remove adopt "
+                           "(secrets_adopt) first, then rotate" % where)
+        if self.store.mode(desired.SA_KEY) is None:
+            raise PkiError("%s: there is no service-account key to rotate yet (%s is missing); remove rotate_ca for a new "
+                           "cluster" % (where, desired.SA_KEY))
+        if phase == "trust":
+            if has_prev and not has_next:
+                raise PkiError("%s, but this rotation is past that phase: the new key signs already (%s is the old one's public "
+                               "half, still accepted). Run sign again (it resumes), then finish" % (where, prev))
+            if not has_next:
+                self.new_keys[nxt] = self.p["key_type"]
+                self._record(nxt, CREATED, ["rotate_ca: trust - the next service-account key, accepted beside the current "
+                                            "one until it signs"], None, {"key_type": self.p["key_type"], "state": "new key"})
+        elif phase == "sign":
+            if not has_next:
+                if has_prev:
+                    return
+                raise PkiError("%s, but no rotation was started: run trust first, and roll it out, so that every apiserver "
+                               "accepts the next key before it signs a token" % where)
+            current, _err = self._read(desired.SA_KEY)
+            try:
+                old_pub = x509.public_key_to_pem(x509.load_key(current, check=False))
+                self.overlay[desired.SA_KEY] = self.store.read(nxt)
+                x509.load_key(self.overlay[desired.SA_KEY], check=False)
+            except (PkiError, TypeError) as exc:
+                raise PkiError("%s: the keys cannot be read (%s): restore %s from a backup, or remove %s and run trust again"
+                               % (where, exc, self.store.path(desired.SA_KEY), self.store.path(nxt))) from None
+            self.overlay[prev] = old_pub
+            self._record(desired.SA_KEY, ROTATED, ["rotate_ca: sign - the next service-account key signs from now on"],
+                         {"key_type": "replaced"}, {"key_type": "the next key's"})
+            self._record(prev, CREATED, ["rotate_ca: sign - the old key's public half, accepted until finish"])
+            self.gone.add(nxt)
+            self._record(nxt, REMOVED, ["rotate_ca: sign - it is the current key now"], {"state": "present"}, {"state": "absent"})
+        elif has_next:
+            raise PkiError("%s, but the next key does not sign yet (%s is there): run sign, and roll it out, first" % (where, nxt))
+        elif has_prev:
+            self.gone.add(prev)
+            self._record(prev, REMOVED, ["rotate_ca: finish - tokens signed by the old key are accepted no more"],
+                         {"state": "present"}, {"state": "absent"})
+
+    def _sa_extra_public(self, applied=False):
+        """The public halves sa.pub holds beside sa.key's during a rotation (the next key's, or the previous one), or None
+        when the next key is made by this run and apply() has not made it yet."""
+        if SA_NEXT_KEY in self.new_keys and not applied:
+            return None
+        out = b""
+        nxt, _err = self._read(SA_NEXT_KEY)
+        if nxt is not None:
+            out += x509.public_key_to_pem(x509.load_key(nxt, check=False))
+        prev, _err = self._read(SA_PREVIOUS_PUB)
+        return out + (prev or b"")
+
     def _plan_sa(self):
         key_data, key_err = self._read(desired.SA_KEY)
         pub_data, _err = self._read(desired.SA_PUB)
@@ -246,9 +453,20 @@ class Engine:
         self.sa_key = sa_key
         self._mode_fix(desired.SA_KEY, KEY_MODE)
         want = x509.public_key_to_pem(sa_key)
-        if not _holds_public_half(pub_data, sa_key):
+        extra = self._sa_extra_public()
+        if extra is None or extra:
+            # a rotation: sa.pub holds sa.key's public half first, then the next key's or the previous one
+            def bundle(applied=False):
+                return want + (self._sa_extra_public(applied) or b"")
+            if extra is None or bundle() != pub_data:
+                self._record(desired.SA_PUB, CREATED if pub_data is None else UPDATED,
+                             ["the public halves of the keys a rotation accepts (rotate_ca)"])
+                self.writes.append(lambda: self.store.write(desired.SA_PUB, bundle(True), CERT_MODE))
+            else:
+                self._mode_fix(desired.SA_PUB, CERT_MODE)
+        elif not _holds_public_half(pub_data, sa_key) or _public_halves(pub_data) > 1:
             self._record(desired.SA_PUB, CREATED if pub_data is None else UPDATED,
-                         ["missing" if pub_data is None else "does not hold the public half of sa.key"])
+                         ["missing" if pub_data is None else "does not hold the public half of sa.key (alone)"])
             self.writes.append(lambda: self.store.write(desired.SA_PUB, want, CERT_MODE))
         else:
             self._mode_fix(desired.SA_PUB, CERT_MODE)
@@ -375,8 +593,11 @@ class Engine:
     def apply(self):
         """Write what plan() found, in order: directory, keys, CAs, SA, leaves, other files."""
         self.store.ensure_dir()
-        for rel in sorted(self.overlay):  # adopted: before anything reads or signs with them
+        for rel in sorted(self.overlay):  # adopted, or a rotated CA: before anything reads or signs with them
             self.store.write(rel, self.overlay[rel], KEY_MODE if rel.endswith(".key") else CERT_MODE)
+        for rel in sorted(self.gone):
+            if self.store.mode(rel) is not None:
+                os.unlink(self.store.path(rel))
         keys = self._generate(self.new_keys)
         for name in (desired.KUBERNETES_CA, desired.ETCD_CA):
             if self.cas[name] is None:
@@ -387,9 +608,17 @@ class Engine:
                 self.store.write(crt, x509.cert_to_pem(cert), CERT_MODE)
                 self.cas[name] = (cert, key)
                 self.after[crt] = x509.describe(cert)
+        for name in sorted(self.next_cas):
+            key = keys["ca/%s-next.key" % name]
+            cert = x509.make_ca(key, self._next_ca_name(name), self.p["ca_valid_days"])
+            self.store.write("ca/%s-next.key" % name, x509.key_to_pem(key), KEY_MODE)
+            self.store.write("ca/%s-next.crt" % name, x509.cert_to_pem(cert), CERT_MODE)
+            self.after["ca/%s-next.crt" % name] = x509.describe(cert)
         if desired.SA_KEY in keys:
             self.store.write(desired.SA_KEY, x509.key_to_pem(keys[desired.SA_KEY]), KEY_MODE)
             self.store.write(desired.SA_PUB, x509.public_key_to_pem(keys[desired.SA_KEY]), CERT_MODE)
+        if SA_NEXT_KEY in keys:
+            self.store.write(SA_NEXT_KEY, x509.key_to_pem(keys[SA_NEXT_KEY]), KEY_MODE)
         for name in set(leaf.ca for leaf in self.leaf_plan):
             cert, key = self.cas[name]
             if "ca/%s.key" % name not in keys:  # loaded unchecked by plan(): check it before it signs
@@ -514,6 +743,11 @@ def _holds_public_half(data, key):
         return x509.same_public_key(x509.load_public_key(data), key)
     except PkiError:
         return False
+
+
+def _public_halves(data):
+    """How many PEM public keys ``data`` holds."""
+    return (data or b"").count(b"-----BEGIN PUBLIC KEY-----") + (data or b"").count(b"-----BEGIN RSA PUBLIC KEY-----")
 
 
 def _describe(rel, data):

@@ -38,7 +38,7 @@ def test_server_backends_peers_and_controller_paths():
     assert result['server'] == 'https://10.0.0.100:8443'
     assert result['backends'] == [{'name': 'm1', 'address': '10.0.0.11'}, {'name': 'm2', 'address': '10.0.0.12'}]
     assert result['peers'] == ['10.0.0.21', '10.0.0.23']
-    assert result['controller'] == {'ca': '/inv/secrets/ca/kubernetes.crt', 'apiserver_cert': CERT_PATH,
+    assert result['controller'] == {'ca': '/inv/secrets/ca/kubernetes-trust.crt', 'apiserver_cert': CERT_PATH,
                                     'admin_cert': '/inv/secrets/kubernetes/admin.crt', 'admin_key': '/inv/secrets/kubernetes/admin.key'}
     assert plan(host='m1')['peers'] == ['10.0.0.21', '10.0.0.22', '10.0.0.23']
 
@@ -53,7 +53,7 @@ def test_an_ipv6_address_is_bracketed_in_the_url():
 def test_files_and_units():
     result = plan()
     assert result['files'] == [
-        {'path': '/etc/haproxy/kubernetes-ca.crt', 'src': '/inv/secrets/ca/kubernetes.crt', 'mode': '0644', 'reloads': ['haproxy']},
+        {'path': '/etc/haproxy/kubernetes-ca.crt', 'src': '/inv/secrets/ca/kubernetes-trust.crt', 'mode': '0644', 'reloads': ['haproxy']},
         {'path': '/etc/systemd/system/haproxy.service.d/kubeha.conf', 'template': 'haproxy-dropin.conf.j2', 'mode': '0644',
          'validate': 'systemd:haproxy.service:kubeha.conf', 'restarts': ['haproxy']},
         {'path': '/etc/haproxy/haproxy.cfg', 'template': 'haproxy.cfg.j2', 'mode': '0644', 'validate': 'haproxy -c -f %s',
