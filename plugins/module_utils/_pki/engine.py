@@ -198,6 +198,17 @@ class Engine:
                 return cert, ca_key
         raise PkiError(problem)
 
+    def _rotation_refusals(self, name, where, what, current):
+        """What refuses any rotate_ca phase of ``name`` (``what``: the CA or key, whose file is ``current``)."""
+        if any(str(e).split(":", 1)[0] == name for e in self.p.get("regenerate_ca") or []):
+            raise PkiError("%s and regenerate_ca both name the %s: regenerate_ca replaces it at once (what it signed is not "
+                           "accepted any more), rotate_ca replaces it with dual trust; keep one of them" % (where, what))
+        if self.p.get("adopt"):
+            raise PkiError("%s with adopt set: adopt would copy the adopted %s over the rotated one on every run. Once adopted, "
+                           "it is in the secrets directory: remove adopt (secrets_adopt) first, then rotate" % (where, what))
+        if self.store.mode(current) is None:
+            raise PkiError("%s: there is no %s to rotate yet (%s is missing); remove rotate_ca for a new cluster" % (where, what, current))
+
     def _plan_rotation(self, name):
         """rotate_ca's phase for the ``name`` CA: make the next CA (trust), make it current (sign), drop the previous (finish).
 
@@ -212,14 +223,7 @@ class Engine:
         where = "rotate_ca: %s: %s" % (name, phase)
         if phase not in ROTATION_PHASES:
             raise PkiError("%s is not a phase; the phases are %s, one run each, in that order" % (where, ", ".join(ROTATION_PHASES)))
-        if any(str(e).split(":", 1)[0] == name for e in self.p.get("regenerate_ca") or []):
-            raise PkiError("%s and regenerate_ca both name the %s CA: regenerate_ca replaces it at once (nothing it signed is "
-                           "trusted any more), rotate_ca replaces it with dual trust; keep one of them" % (where, name))
-        if self.p.get("adopt"):
-            raise PkiError("%s with adopt set: adopt would copy the adopted CA over the rotated one on every run. Once adopted, the "
-                           "CAs are in the secrets directory: remove adopt (secrets_adopt) first, then rotate" % where)
-        if self.store.mode(crt) is None:
-            raise PkiError("%s: there is no %s CA to rotate yet (%s is missing); remove rotate_ca for a new cluster" % (where, name, crt))
+        self._rotation_refusals(name, where, "%s CA" % name, crt)
         if phase == "trust":
             if has_prev and not has_next:
                 raise PkiError("%s, but this rotation is past that phase: the new %s CA signs already (%s is the old one, still "
@@ -369,15 +373,7 @@ class Engine:
         nxt, prev = SA_NEXT_KEY, SA_PREVIOUS_PUB
         has_next, has_prev = self.store.mode(nxt) is not None, self.store.mode(prev) is not None
         where = "rotate_ca: %s: %s" % (name, phase)
-        if any(str(e).split(":", 1)[0] == name for e in self.p.get("regenerate_ca") or []):
-            raise PkiError("%s and regenerate_ca both name the service-account key: regenerate_ca replaces it at once (every "
-                           "token it signed stops working), rotate_ca keeps them valid until finish; keep one of them" % where)
-        if self.p.get("adopt"):
-            raise PkiError("%s with adopt set: adopt would copy the adopted key over the rotated one on every run. Remove adopt "
-                           "(secrets_adopt) first, then rotate" % where)
-        if self.store.mode(desired.SA_KEY) is None:
-            raise PkiError("%s: there is no service-account key to rotate yet (%s is missing); remove rotate_ca for a new "
-                           "cluster" % (where, desired.SA_KEY))
+        self._rotation_refusals(name, where, "service-account key", desired.SA_KEY)
         if phase == "trust":
             if has_prev and not has_next:
                 raise PkiError("%s, but this rotation is past that phase: the new key signs already (%s is the old one's public "
