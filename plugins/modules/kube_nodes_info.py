@@ -14,6 +14,8 @@ description:
     C(system:node-proxier), or an admin's; the Node authorizer lets a kubelet read only its own Node), in the standard library.
   - With O(wait_for), polls (once a second, bounded by O(wait_timeout)) until every named Node is registered and, with
     O(pod_cidrs), has a pod CIDR from the controller-manager; then fails naming what is missing.
+  - Without O(wait_for), a read the API does not answer is tried again for at most 10 seconds (a balancer switching
+    backends), then fails. A credential file that does not exist, or credentials the API refuses, fail at once.
 extends_documentation_fragment:
   - kubeha.cluster.kube_api
   - kubeha.cluster.attributes
@@ -30,7 +32,7 @@ options:
     type: bool
     default: false
   wait_timeout:
-    description: Seconds to wait for O(wait_for).
+    description: Seconds to wait for O(wait_for) (without it, for an answer; at most 10).
     type: int
     default: 120
   apiservers:
@@ -83,6 +85,7 @@ apiservers:
     error: {description: Why it did not answer; empty when it did., type: str}
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -98,6 +101,28 @@ def missing(nodes, wanted, pod_cidrs):
     return problems
 
 
+def poll(read, wait_for, pod_cidrs, wait_timeout, clock=time.monotonic, sleep=time.sleep):
+    """(nodes, problems): read() once a second until the Nodes of ``wait_for`` are there (with ``pod_cidrs``, with a pod
+    CIDR), for at most ``wait_timeout`` s; with nothing to wait for, only until the API answers, for at most 10 s.
+    ``problems`` is empty on success; otherwise it says what was still missing, or the last error, and after how long.
+    A refusal of the credentials (HTTP 401, 403) ends it at once."""
+    bound = wait_timeout if wait_for else min(wait_timeout, 10)
+    deadline = clock() + bound
+    while True:
+        try:
+            nodes = read()
+            problems = missing(nodes, wait_for, pod_cidrs)
+        except ApiError as exc:
+            if exc.status in (401, 403):   # the credentials, not the time: waiting will not help
+                return [], [str(exc)]
+            nodes, problems = [], [str(exc)]
+        if not problems:
+            return nodes, []
+        if clock() >= deadline:
+            return nodes, ["after %d s: %s" % (bound, problems[0])] + problems[1:]
+        sleep(1)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
@@ -109,25 +134,21 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    absent = ["%s %s" % (k, p[k]) for k in ("ca_file", "cert_file", "key_file") if not os.path.exists(p[k])]
+    if absent:   # no wait makes a file appear: a host the secrets stage has not reached (or a check-mode preview of it)
+        module.fail_json(msg="kube_nodes_info: %s: no such file. The secrets stage installs them (site.yml)." % ", ".join(absent))
     versions = apiserver_versions(p["apiservers"], p["ca_file"], p["cert_file"], p["key_file"])
-    deadline = time.monotonic() + p["wait_timeout"]
-    while True:
-        try:
-            items = get_json(p["server"], "/api/v1/nodes", p["ca_file"], p["cert_file"], p["key_file"]).get("items") or []
-            nodes = sorted((node_summary(n) for n in items), key=lambda n: n["name"])
-            problems = missing(nodes, p["wait_for"], p["pod_cidrs"])
-        except ApiError as exc:
-            if exc.status in (401, 403):   # the credentials, not the time: waiting will not help
-                module.fail_json(msg="kube_nodes_info: %s" % exc, apiservers=versions)
-            nodes, problems = [], [str(exc)]
-        if not problems:
-            module.exit_json(changed=False, nodes=nodes, apiservers=versions)
-        if time.monotonic() >= deadline:
-            hint = (" Pod CIDRs come from the controller-manager (--allocate-node-cidrs, control_plane_allocate_node_cidrs): "
-                    "is it running and elected?" if any("pod CIDR" in x for x in problems) else "")
-            module.fail_json(msg="kube_nodes_info: after %d s: %s.%s" % (p["wait_timeout"], "; ".join(problems), hint), apiservers=versions)
-        time.sleep(1)
 
+    def read():
+        items = get_json(p["server"], "/api/v1/nodes", p["ca_file"], p["cert_file"], p["key_file"]).get("items") or []
+        return sorted((node_summary(n) for n in items), key=lambda n: n["name"])
+
+    nodes, problems = poll(read, p["wait_for"], p["pod_cidrs"], p["wait_timeout"])
+    if problems:
+        hint = (" Pod CIDRs come from the controller-manager (--allocate-node-cidrs, control_plane_allocate_node_cidrs): "
+                "is it running and elected?" if any("pod CIDR" in x for x in problems) else "")
+        module.fail_json(msg="kube_nodes_info: %s.%s" % ("; ".join(problems), hint), apiservers=versions)
+    module.exit_json(changed=False, nodes=nodes, apiservers=versions)
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube import api
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, apiserver_versions, node_summary
-from ansible_collections.kubeha.cluster.plugins.modules.kube_nodes_info import missing
+from ansible_collections.kubeha.cluster.plugins.modules.kube_nodes_info import missing, poll
 
 NODE = {'metadata': {'name': 'w1'}, 'spec': {'podCIDR': '10.244.1.0/24', 'podCIDRs': ['10.244.1.0/24']},
         'status': {'addresses': [{'type': 'Hostname', 'address': 'w1'}, {'type': 'InternalIP', 'address': '10.0.0.21'}],
@@ -46,3 +46,55 @@ def test_missing_names_unregistered_nodes_and_those_without_a_pod_cidr():
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=False) == ['Node w3 is not registered']
     assert missing(nodes, ['w1', 'w2', 'w3'], pod_cidrs=True) == ['Node w3 is not registered', 'Node w2 has no pod CIDR']
     assert missing(nodes, ['w1'], pod_cidrs=True) == []
+
+
+class _Clock:
+    """A clock that moves only when the poll sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_a_read_with_nothing_to_wait_for_gives_up_after_10_s_when_the_api_does_not_answer():
+    clock, reads = _Clock(), []
+
+    def read():
+        reads.append(clock.now)
+        raise ApiError('GET https://10.0.0.10:8443/api/v1/nodes failed: [Errno 111] Connection refused')
+
+    nodes, problems = poll(read, [], False, 120, clock=clock, sleep=clock.sleep)
+    assert nodes == [] and problems == ['after 10 s: GET https://10.0.0.10:8443/api/v1/nodes failed: [Errno 111] Connection refused']
+    assert len(reads) == 11 and clock.now == 10
+
+
+def test_a_wait_for_named_nodes_polls_until_they_register_or_the_timeout():
+    clock = _Clock()
+    late = node_summary(dict(NODE, metadata={'name': 'w2'}))
+
+    def read():   # w2 registers after 30 s; the API fails once on the way
+        if clock.now == 5:
+            raise ApiError('GET https://10.0.0.10:8443/api/v1/nodes failed: timed out')
+        return [node_summary(NODE)] + ([late] if clock.now >= 30 else [])
+
+    nodes, problems = poll(read, ['w1', 'w2'], True, 120, clock=clock, sleep=clock.sleep)
+    assert problems == [] and [n['name'] for n in nodes] == ['w1', 'w2'] and clock.now == 30
+    clock.now = 0
+    nodes, problems = poll(read, ['w1', 'w3'], False, 20, clock=clock, sleep=clock.sleep)
+    assert problems == ['after 20 s: Node w3 is not registered'] and [n['name'] for n in nodes] == ['w1']
+
+
+def test_credentials_the_api_refuses_end_the_poll_at_once():
+    clock = _Clock()
+
+    def read():
+        raise ApiError('GET https://10.0.0.10:8443/api/v1/nodes answered HTTP 401 Unauthorized', 401)
+
+    assert poll(read, ['w1'], False, 120, clock=clock, sleep=clock.sleep) == (
+        [], ['GET https://10.0.0.10:8443/api/v1/nodes answered HTTP 401 Unauthorized'])
+    assert clock.now == 0
