@@ -80,6 +80,12 @@ def podmaster_report(statuses, components, reread_seconds=0):
                 holders.append(holder)
         report[c] = {"agreed": len(active) == 1 and holders == active, "active": active, "holders": holders, "reported": said}
     agreed = all(r["agreed"] for r in report.values())
+    # a master's status read before another master's latest change (a lease moved after that read): the disagreement may
+    # be the reads' skew, not a split; the check reads again past its deadline (bounded) for this
+    read_at = [float(st.get("updated") or 0) for st in statuses.values() if "unreadable" not in st]
+    changed_at = [float((comp or {}).get("since") or 0) for st in statuses.values() if "unreadable" not in st
+                  for comp in (get(st, "components", {}) or {}).values()]
+    stale_read = not agreed and bool(read_at) and bool(changed_at) and max(changed_at) > min(read_at)
     parts = ["%s: active on %s, holders named %s (%s)" % (
         c, " and ".join(r["active"]) if r["active"] else "no master", ", ".join(r["holders"]),
         "; ".join("%s: %s" % item for item in r["reported"].items())) for c, r in report.items() if not r["agreed"]]
@@ -88,7 +94,8 @@ def podmaster_report(statuses, components, reread_seconds=0):
                " podmaster) and check etcd's health; no master active or a holder unknown ('?'): podmaster there cannot reach"
                " etcd or cannot start the component." % (reread_seconds, ". ".join(parts)))
     summary = ", ".join("%s on %s" % (c, r["active"][0]) for c, r in report.items() if r["active"])
-    return {"components": report, "agreed": agreed, "message": message if not agreed else "", "summary": summary}
+    return {"components": report, "agreed": agreed, "message": message if not agreed else "", "summary": summary,
+            "stale_read": stale_read}
 
 
 class FilterModule:

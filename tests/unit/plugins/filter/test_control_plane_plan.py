@@ -238,3 +238,22 @@ def test_what_the_other_mode_left_is_refused(mode, election, podmaster_mode, pat
     assert [r['path'] for r in refuse] == paths
     assert refuse[0]['msg'].startswith('kube-scheduler runs in %s mode on this host (control_plane_mode is %s now)'
                                        % ('static_pod' if mode == 'host' else 'host', mode))
+
+
+def test_a_read_before_another_masters_latest_handover_is_a_stale_read_not_a_verdict(monkeypatch):
+    monkeypatch.setattr(report_module.time, 'localtime', report_module.time.gmtime)
+    # m1 read at :26 (m2 holds the scheduler); m2 handed it to m1 at :28 and was read at :30; m3 read at :31
+    t = 1700000000.0
+    m1 = status('m1', [], dict(SETTLED, **{'kube-scheduler': 'm2'}), updated=t + 26)
+    m2 = status('m2', ['kube-controller-manager'], dict(SETTLED, **{'kube-scheduler': 'm1'}), updated=t + 30)
+    m2['components']['kube-scheduler']['since'] = t + 28
+    m3 = status('m3', [], dict(SETTLED, **{'kube-scheduler': 'm1'}), updated=t + 31)
+    report = podmaster_report({'m1': m1, 'm2': m2, 'm3': m3}, COMPONENTS, 16)
+    assert report['agreed'] is False and report['components']['kube-scheduler']['active'] == []
+    assert report['stale_read'] is True
+    # the same disagreement, every status read after the last change: a verdict
+    m1['updated'] = t + 29
+    assert podmaster_report({'m1': m1, 'm2': m2, 'm3': m3}, COMPONENTS, 16)['stale_read'] is False
+    # agreeing statuses are never stale reads
+    agreed = {m: status(m, [c for c, h in SETTLED.items() if h == m], SETTLED) for m in ETCD_HOSTS}
+    assert podmaster_report(agreed, COMPONENTS)['stale_read'] is False
