@@ -150,5 +150,6 @@ def main():
         module.fail_json(msg="kube_nodes_info: %s.%s" % ("; ".join(problems), hint), apiservers=versions)
     module.exit_json(changed=False, nodes=nodes, apiservers=versions)
 
+
 if __name__ == "__main__":
     main()
