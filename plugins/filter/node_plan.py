@@ -101,6 +101,9 @@ LIBEXEC = "/usr/local/lib/kubeha"
 CONTAINERD_PIDFILE = "/run/kubeha-containerd.pid"
 KUBELET_PIDFILE = "/run/kubelet.pid"
 CONTAINERD_DROPIN = "/etc/systemd/system/containerd.service.d/10-kubeha-restart.conf"
+# kubeadm's package installs /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf, whose ExecStart (kubeadm's
+# kubeconfig and flags) replaces the one of any kubelet.service; a drop-in of the same name in /etc takes its place
+KUBEADM_DROPIN = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
 MONIT_VERIFY = LIBEXEC + "/monit-verify"
 MONIT_CHECK_FILE = "/etc/monit/conf.d/kubeha"
 # kubeha's records on a host (the daemon module's, the run's record, image archives)
@@ -196,6 +199,10 @@ def node_plan(settings, kube_binaries_files=None, check_mode=False, monit_helper
     files_systemd = common + [
         {"path": "/etc/systemd/system/kubelet.service", "template": "kubelet.service.j2", "mode": "0644",
          "validate": "systemd:kubelet.service", "restarts": ["kubelet"]},
+        # (an adopted kubeadm node: without it the kubelet would go on with kubeadm's ExecStart, not kubeha's; only
+        # comments, so nothing for systemd-analyze to check)
+        {"path": os.path.dirname(KUBEADM_DROPIN), "state": "directory", "mode": "0755"},
+        {"path": KUBEADM_DROPIN, "template": "kubelet-kubeadm-dropin.conf.j2", "mode": "0644", "restarts": ["kubelet"]},
         {"path": os.path.dirname(CONTAINERD_DROPIN), "state": "directory", "mode": "0755"},
         {"path": CONTAINERD_DROPIN, "template": "containerd-restart.conf.j2", "mode": "0644",
          "validate": "systemd:containerd.service:%s" % os.path.basename(CONTAINERD_DROPIN), "restarts": ["containerd"]},

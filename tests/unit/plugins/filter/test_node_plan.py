@@ -96,6 +96,10 @@ def test_systemd_files_and_units():
     assert files['/etc/systemd/system/containerd.service.d/10-kubeha-restart.conf']['validate'] == \
         'systemd:containerd.service:10-kubeha-restart.conf'
     assert files['/etc/monit/conf.d/kubeha'] == {'path': '/etc/monit/conf.d/kubeha', 'state': 'absent'}
+    # kubeadm's drop-in (its package's, in /usr/lib) is taken over by an empty one of the same name
+    dropin = files['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf']
+    assert dropin['template'] == 'kubelet-kubeadm-dropin.conf.j2' and dropin['restarts'] == ['kubelet']
+    assert files['/etc/systemd/system/kubelet.service.d']['state'] == 'directory'
     containerd, kubelet = p['units_systemd']
     assert containerd['health'] == {'socket': '/run/containerd/containerd.sock'} and containerd['restart'] == 'now'
     # the installed binary restarts the kubelet through its file entry; inputs are listed once
