@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from support.clock import Clock
+
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube import api
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, apiserver_versions, node_summary
 from ansible_collections.kubeha.cluster.plugins.modules.kube_nodes_info import missing, poll
@@ -48,21 +50,8 @@ def test_missing_names_unregistered_nodes_and_those_without_a_pod_cidr():
     assert missing(nodes, ['w1'], pod_cidrs=True) == []
 
 
-class _Clock:
-    """A clock that moves only when the poll sleeps."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_a_read_with_nothing_to_wait_for_gives_up_after_10_s_when_the_api_does_not_answer():
-    clock, reads = _Clock(), []
+    clock, reads = Clock(), []
 
     def read():
         reads.append(clock.now)
@@ -74,7 +63,7 @@ def test_a_read_with_nothing_to_wait_for_gives_up_after_10_s_when_the_api_does_n
 
 
 def test_a_wait_for_named_nodes_polls_until_they_register_or_the_timeout():
-    clock = _Clock()
+    clock = Clock()
     late = node_summary(dict(NODE, metadata={'name': 'w2'}))
 
     def read():   # w2 registers after 30 s; the API fails once on the way
@@ -90,7 +79,7 @@ def test_a_wait_for_named_nodes_polls_until_they_register_or_the_timeout():
 
 
 def test_credentials_the_api_refuses_end_the_poll_at_once():
-    clock = _Clock()
+    clock = Clock()
 
     def read():
         raise ApiError('GET https://10.0.0.10:8443/api/v1/nodes answered HTTP 401 Unauthorized', 401)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from support.clock import Clock
+
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.node import DrainError, NodeClient, plan_drain, run_node
 
@@ -89,17 +91,6 @@ class Apiserver:
 
     def changes(self):
         return [c for c in self.calls if c[0] != "GET"]
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 PODS = [pod("web-1", ("ReplicaSet", "web-7d")), pod("web-2", ("ReplicaSet", "web-7d"), ns="shop"),
