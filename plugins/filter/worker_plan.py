@@ -82,6 +82,14 @@ _value:
         - Empty when C(worker_drain) is false, no C(worker_drain_host) is set, or the kubelet has no Lease gate yet (site.yml's
           first pass over the masters, before the balancer serves).
       type: dict
+    replaced_daemonset:
+      description:
+        - "The DaemonSet kubeha's kube-proxy replaces (C(worker_kube_proxy_daemonset) in C(kube-system), kubeadm's), for
+          kube_daemonset: C(server), C(host), C(ca_file), C(cert_file), C(key_file) (as for the drain), C(namespace),
+          C(name), C(timeout) (C(worker_drain_timeout))."
+        - Empty when kube-proxy is not run here, the name is empty, no C(worker_drain_host) is set, or the kubelet has no
+          Lease gate yet (site.yml's first pass over the masters).
+      type: dict
     staged_manifest: {description: Where the static pod's manifest is staged., type: str}
     files: {description: The daemon call's file entries for C(worker_mode)., type: list, elements: dict}
     units: {description: The daemon call's unit entries for C(worker_mode)., type: list, elements: dict}
@@ -192,10 +200,19 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
                  "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key",
                  "timeout": to_int(s["drain_timeout"]), "ready_timeout": to_int(s["drain_ready_timeout"]),
                  "force": s.flag("drain_force"), "delete_emptydir_data": s.flag("drain_delete_emptydir_data")}
+    # kubeadm's kube-proxy (a DaemonSet) on an adopted cluster: deleted, its pods gone, before kubeha's starts, so that
+    # no node runs two (the same API access as the drain)
+    replaced = {}
+    if s.flag("kube_proxy_enabled") and s.text("kube_proxy_daemonset") and s.text("drain_host") and s.flag("kubelet_lease_gate"):
+        drain_secrets = s.text("drain_secrets_dir")
+        replaced = {"server": server, "host": s.text("drain_host"), "ca_file": drain_secrets + "/ca.crt",
+                    "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key",
+                    "namespace": "kube-system", "name": s.text("kube_proxy_daemonset"), "timeout": to_int(s["drain_timeout"])}
     return {
         "teardown": teardown,
         "server": server,
         "drain": drain,
+        "replaced_daemonset": replaced,
         "documents": documents,
         "kube_proxy_config": proxy_config,
         "kube_proxy_args": ["--config=%s" % s.text("kube_proxy_config_path"), "--v=%s" % s.text("kube_proxy_verbosity")],

@@ -55,6 +55,19 @@ def test_the_kubeconfigs_point_at_the_load_balancer():
     assert plan(lb_address='fd00::10', lb_port=6443)['server'] == 'https://[fd00::10]:6443'
 
 
+def test_kubeadms_kube_proxy_daemonset_is_retired_through_the_admin_certificate_on_the_drain_host():
+    assert plan()['replaced_daemonset'] == {
+        'server': 'https://10.0.0.10:8443', 'host': 'm1', 'ca_file': '/srv/kubernetes/ca.crt', 'cert_file': '/srv/kubernetes/kubecfg.crt',
+        'key_file': '/srv/kubernetes/kubecfg.key', 'namespace': 'kube-system', 'name': 'kube-proxy', 'timeout': 300}
+    assert plan(kube_proxy_daemonset='old-proxy', drain_timeout='60')['replaced_daemonset'] == dict(
+        plan()['replaced_daemonset'], name='old-proxy', timeout=60)
+    # the drain's switch does not matter: the old kube-proxy goes whenever kubeha's runs
+    assert plan(drain=False)['replaced_daemonset'] == plan()['replaced_daemonset']
+    # none: the name empty, kube-proxy not run here, no master to call from, or site.yml's first pass (no balancer yet)
+    for change in ({'kube_proxy_daemonset': ''}, {'kube_proxy_enabled': False}, {'drain_host': ''}, {'kubelet_lease_gate': False}):
+        assert plan(**change)['replaced_daemonset'] == {}, change
+
+
 def test_a_kubelet_that_moves_release_is_drained_through_the_admin_certificate_on_the_drain_host():
     assert plan()['drain'] == {
         'server': 'https://10.0.0.10:8443', 'host': 'm1', 'ca_file': '/srv/kubernetes/ca.crt',
