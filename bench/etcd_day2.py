@@ -54,7 +54,9 @@ def step(eph, name, argv, vip_url=VIP_URL):
          '--key', secrets + '/kubernetes/admin.key', '--namespace', 'bench-%s-%d' % (name, int(time.time())), '--stop-file', stop,
          '--interval', '0.1'], stdout=subprocess.PIPE, text=True)
     env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks',
-               MOLECULE_INVENTORY_FILE=os.path.join(eph, 'inventory', 'ansible_inventory.yml'), MOLECULE_EPHEMERAL_DIRECTORY=eph)
+               MOLECULE_INVENTORY_FILE=os.path.join(eph, 'inventory', 'ansible_inventory.yml'), MOLECULE_EPHEMERAL_DIRECTORY=eph,
+               # the scenario's configuration: its connection plugin (kubeha_node) and callbacks
+               ANSIBLE_CONFIG=os.path.join(eph, 'ansible.cfg'))
     began = time.monotonic()
     run = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - began
