@@ -85,6 +85,8 @@ ALLOWED = {
     ('node', 'Once the Node is Ready on the new release, make it schedulable again - {{ _node_host }}'): 'as above',
     ('worker', "Make schedulable again a Node kubeha left cordoned, once Ready on the release"):
         "the API's state: every full run reads which Nodes carry kubeha's cordon mark",
+    ('worker', "Retire kubeadm's kube-proxy DaemonSet before kubeha's kube-proxy starts (one call, on the drain host)"):
+        "a cluster object in the API, not a host's state: every full run reads whether it exists (an adopted cluster's)",
     ('kube_images', 'Import the images containerd lacks or holds with another digest'): 'as above (the role used on its own)',
     ('cluster_dns', "Compare CoreDNS's objects with the API (kubectl diff, server-side)"): 'a read of the API',
     ('cluster_dns', 'Apply them (server-side, kubeha as field manager)'):
