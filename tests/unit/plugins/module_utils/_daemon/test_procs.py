@@ -19,7 +19,14 @@ def test_a_running_process_reads_back_as_started(tmp_path):
     shutil.copy(shutil.which("sleep"), binary)
     child = subprocess.Popen([str(binary), "300", "1"])
     try:
-        [seen] = _by_pid(child.pid)
+        # Popen returns once the child is forked, maybe before it has exec'd (its comm still the parent's): read
+        # until it has, for at most 10 s
+        deadline = time.monotonic() + 10
+        while True:
+            [seen] = _by_pid(child.pid)
+            if seen.comm() == "kubeha-tproc" or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         assert seen.comm() == "kubeha-tproc"
         assert seen.argv() == [str(binary), "300", "1"]
         assert seen.cmdline() == "%s 300 1" % binary
