@@ -192,22 +192,22 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
                         + ([UNIT_FILE] if s.text("mode") == "host" else [STAGED_MANIFEST, manifest_dir + "/kube-proxy.yaml"])
                         + kubelet_inputs + proxy_inputs),
     }
+    # the API as an admin on the drain host (its admin certificate): the drain's calls and the DaemonSet's retirement
+    admin_api = {}
+    if s.text("drain_host") and s.flag("kubelet_lease_gate"):
+        drain_secrets = s.text("drain_secrets_dir")
+        admin_api = {"server": server, "host": s.text("drain_host"), "ca_file": drain_secrets + "/ca.crt",
+                     "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key"}
     # a kubelet's move to another release: its Node drained first, through an admin's certificate on a master
     drain = {}
-    if s.flag("drain") and s.text("drain_host") and s.flag("kubelet_lease_gate"):
-        drain_secrets = s.text("drain_secrets_dir")
-        drain = {"server": server, "host": s.text("drain_host"), "ca_file": drain_secrets + "/ca.crt",
-                 "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key",
-                 "timeout": to_int(s["drain_timeout"]), "ready_timeout": to_int(s["drain_ready_timeout"]),
-                 "force": s.flag("drain_force"), "delete_emptydir_data": s.flag("drain_delete_emptydir_data")}
+    if s.flag("drain") and admin_api:
+        drain = dict(admin_api, timeout=to_int(s["drain_timeout"]), ready_timeout=to_int(s["drain_ready_timeout"]),
+                     force=s.flag("drain_force"), delete_emptydir_data=s.flag("drain_delete_emptydir_data"))
     # kubeadm's kube-proxy (a DaemonSet) on an adopted cluster: deleted, its pods gone, before kubeha's starts, so that
-    # no node runs two (the same API access as the drain)
+    # no node runs two
     replaced = {}
-    if s.flag("kube_proxy_enabled") and s.text("kube_proxy_daemonset") and s.text("drain_host") and s.flag("kubelet_lease_gate"):
-        drain_secrets = s.text("drain_secrets_dir")
-        replaced = {"server": server, "host": s.text("drain_host"), "ca_file": drain_secrets + "/ca.crt",
-                    "cert_file": drain_secrets + "/kubecfg.crt", "key_file": drain_secrets + "/kubecfg.key",
-                    "namespace": "kube-system", "name": s.text("kube_proxy_daemonset"), "timeout": to_int(s["drain_timeout"])}
+    if s.flag("kube_proxy_enabled") and s.text("kube_proxy_daemonset") and admin_api:
+        replaced = dict(admin_api, namespace="kube-system", name=s.text("kube_proxy_daemonset"), timeout=to_int(s["drain_timeout"]))
     return {
         "teardown": teardown,
         "server": server,

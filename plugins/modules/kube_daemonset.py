@@ -75,7 +75,7 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, request_json
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, module_request
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.daemonset import DaemonSetError, run_absent
 
 
@@ -91,11 +91,8 @@ def main():
     )
     p = module.params
 
-    def request(method, path, body=None):
-        return request_json(p["server"], path, p["ca_file"], p["cert_file"], p["key_file"], method=method, body=body,
-                            timeout=10.0)
     try:
-        module.exit_json(**run_absent(request, p["namespace"], p["name"], p["timeout"], check_mode=module.check_mode))
+        module.exit_json(**run_absent(module_request(p), p["namespace"], p["name"], p["timeout"], check_mode=module.check_mode))
     except DaemonSetError as exc:
         module.fail_json(msg="kube_daemonset: %s" % exc, **exc.result)
     except ApiError as exc:

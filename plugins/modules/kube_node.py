@@ -169,7 +169,7 @@ kept_cordoned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, request_json
+from ansible_collections.kubeha.cluster.plugins.module_utils._kube.api import ApiError, argument_spec, module_request
 from ansible_collections.kubeha.cluster.plugins.module_utils._kube.node import DrainError, NodeClient, run_node
 
 
@@ -190,11 +190,8 @@ def main():
     )
     p = module.params
 
-    def request(method, path, body=None, content_type="application/json"):
-        return request_json(p["server"], path, p["ca_file"], p["cert_file"], p["key_file"], method=method, body=body,
-                            content_type=content_type, timeout=10.0)
     try:
-        module.exit_json(**run_node(NodeClient(request), p, check_mode=module.check_mode))
+        module.exit_json(**run_node(NodeClient(module_request(p)), p, check_mode=module.check_mode))
     except DrainError as exc:
         module.fail_json(msg="kube_node: %s" % exc, **exc.result)
     except ApiError as exc:

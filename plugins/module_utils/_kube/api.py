@@ -56,6 +56,14 @@ def request_json(server, path, ca_file, cert_file, key_file, method="GET", body=
         raise ApiError("%s %s failed: %s" % (method, url, getattr(exc, "reason", None) or exc)) from None
 
 
+def module_request(params, timeout=10.0):
+    """request_json bound to a module's connection options (server, ca_file, cert_file, key_file): request(method, path, ...)."""
+    def request(method, path, body=None, content_type="application/json"):
+        return request_json(params["server"], path, params["ca_file"], params["cert_file"], params["key_file"], method=method,
+                            body=body, content_type=content_type, timeout=timeout)
+    return request
+
+
 def get_json(server, path, ca_file, cert_file, key_file, timeout=5.0):
     """GET server+path, verified against ca_file, with the client certificate; return the decoded JSON."""
     return request_json(server, path, ca_file, cert_file, key_file, timeout=timeout)
