@@ -131,12 +131,14 @@ def worker_plan(settings, host, kube_binaries_files=None, install_binaries=True)
         "healthzBindAddress": "0.0.0.0:%s" % s.text("kube_proxy_healthz_port"),
         "metricsBindAddress": "127.0.0.1:10249",
     }, s["kube_proxy_config_extra"] or {}, recursive=True)
-    # the kubelet's way to the API (its kubeconfig, and the node role's health gate reads its Lease the same way)
-    kubelet_api = {"server": server, "ca_file": secrets + "/ca.crt", "cert_file": secrets + "/kubelet.crt",
+    # the kubelet's way to the API (its kubeconfig, and the node role's health gate reads its Lease the same way):
+    # the load-balanced endpoint, or worker_kubelet_server where set (a master joining a cluster being grown, before
+    # the balancer serves)
+    kubelet_api = {"server": s.text("kubelet_server") or server, "ca_file": secrets + "/ca.crt", "cert_file": secrets + "/kubelet.crt",
                    "key_file": secrets + "/kubelet.key"}
     documents = [
         {"path": kubelet_kubeconfig,
-         "content": kubeconfig(server, user="system:node:%s" % host, ca_file=kubelet_api["ca_file"],
+         "content": kubeconfig(kubelet_api["server"], user="system:node:%s" % host, ca_file=kubelet_api["ca_file"],
                                cert_file=kubelet_api["cert_file"], key_file=kubelet_api["key_file"])},
         {"path": proxy_kubeconfig,
          "content": kubeconfig(server, user="system:kube-proxy", ca_file=secrets + "/ca.crt",

@@ -62,9 +62,7 @@ def test_a_good_inventory_passes(tmp_path):
     (inventory(ips={'m1': '127.0.0.1'}), "m1: kubeha_node_ip '127.0.0.1' is a loopback"),
     (inventory(lb='10.0.0.2'), 'kubeha_lb_address 10.0.0.2 is also the address of m2'),
     (inventory(extra={'kubeha_mode': 'docker'}), "kubeha_mode is 'docker'"),
-    (inventory(extra={'kubeha_mode': 'static_pod', 'secrets_adopt': {'layout': 'kubeadm', 'dir': '/etc/kubernetes/pki', 'from_host': 'm1'}}),
-     'secrets_adopt is set with kubeha_mode static_pod'),
-], ids=['even-etcd', 'no-lb', 'duplicate-ip', 'name-not-ip', 'loopback', 'vip-taken', 'bad-mode', 'static-pod-grow'])
+], ids=['even-etcd', 'no-lb', 'duplicate-ip', 'name-not-ip', 'loopback', 'vip-taken', 'bad-mode'])
 def test_a_bad_inventory_is_refused_before_any_change(tmp_path, inv, expected):
     rc, out = validate(tmp_path, inv)
     assert rc != 0

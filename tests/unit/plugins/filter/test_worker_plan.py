@@ -55,6 +55,19 @@ def test_the_kubeconfigs_point_at_the_load_balancer():
     assert plan(lb_address='fd00::10', lb_port=6443)['server'] == 'https://[fd00::10]:6443'
 
 
+def test_worker_kubelet_server_points_only_the_kubelet_elsewhere():
+    """site.yml's first pass over a master joining a cluster being grown: the kubelet (its kubeconfig and its Lease
+    gate) talks to the grown master's apiserver; kube-proxy and the drain stay on the load-balanced endpoint."""
+    p = plan(kubelet_server='https://10.0.0.1:6443')
+    kubelet, proxy = p['documents'][:2]
+    assert kubelet['content']['clusters'][0]['cluster']['server'] == 'https://10.0.0.1:6443'
+    assert p['kubelet_api']['server'] == 'https://10.0.0.1:6443'
+    assert proxy['content']['clusters'][0]['cluster']['server'] == 'https://10.0.0.10:8443'
+    assert p['server'] == p['drain']['server'] == 'https://10.0.0.10:8443'
+    # unset: the load-balanced endpoint, so the workers' pass moves the kubelet there
+    assert plan()['documents'][0]['content']['clusters'][0]['cluster']['server'] == 'https://10.0.0.10:8443'
+
+
 def test_kubeadms_kube_proxy_daemonset_is_retired_through_the_admin_certificate_on_the_drain_host():
     assert plan()['replaced_daemonset'] == {
         'server': 'https://10.0.0.10:8443', 'host': 'm1', 'ca_file': '/srv/kubernetes/ca.crt', 'cert_file': '/srv/kubernetes/kubecfg.crt',
