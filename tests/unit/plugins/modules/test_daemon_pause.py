@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -78,11 +79,16 @@ def test_the_wait_for_the_processes_is_bounded_and_names_what_is_left(tmp_path, 
     try:
         failed = run_module("daemon_pause", dict(base(tmp_path), state="paused", processes=[marker], timeout=1))
         assert failed["failed"] and "still running 1s after the pause: pid %d" % proc.pid in failed["msg"]
-        timer = threading.Timer(0.7, proc.kill)
+        # killed 1.5 s from now: the module must have found it running (at least one 0.25 s poll) and come back only
+        # after the kill (its own start-up under load is not counted against it, as a fixed waited figure would)
+        killed_at = []
+        timer = threading.Timer(1.5, lambda: (killed_at.append(time.monotonic()), proc.kill()))
         timer.start()
         waited = run_module("daemon_pause", dict(base(tmp_path), state="paused", processes=[marker], timeout=20))
+        returned_at = time.monotonic()
         timer.join()
-        assert not waited.get("failed") and waited["waited"] >= 0.5
+        assert not waited.get("failed") and waited["waited"] >= 0.25
+        assert killed_at and returned_at >= killed_at[0]
     finally:
         proc.kill()
         proc.wait()
