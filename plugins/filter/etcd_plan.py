@@ -106,7 +106,8 @@ _value:
     read_paths: {description: What the member's one read asks about., type: list, elements: str}
     tls_files: {description: "The certificates and keys etcd reads: path, var (the variable that sets it), key (a private key)."
                 , type: list, elements: dict}
-    inputs: {description: Files other tasks keep whose change restarts the member., type: list, elements: str}
+    inputs: {description: "Files other tasks keep whose change restarts the member: the CA file, and a binary from a release URL
+               (etcd reads its certificates and keys again for every new connection).", type: list, elements: str}
     endpoints: {description: Every member's client URL., type: list, elements: str}
     names: {description: Every member's name., type: list, elements: str}
     initial_cluster: {description: name=peer URL of every member., type: str}
@@ -357,8 +358,11 @@ def etcd_plan(settings, host, hosts=None, members=None, data_hosts=None, seen=No
     read_paths = tls_paths + [data_path + "/member", data_path + "/member/wal"] + ([binary] if mode == "host" else []) + discovery_ca + [SNAPSHOT_TIMER]
     binary_present = mode != "host" or binary in seen
 
-    # files etcd reads that other tasks keep (the certificates; from a release URL, the binary): a change restarts it
-    inputs = tls_paths + ([binary] if mode == "host" and release["from_url"] and (binary_present or not check_mode) else [])
+    # files etcd reads that other tasks keep and reads only at its start: a change restarts it. Those are its trust bundle
+    # (the CA file: client and peer trust are built once) and, from a release URL, the binary. Its certificates and keys are
+    # not: etcd's TLS reads them again for every new connection it accepts or makes (client/pkg/transport, GetCertificate and
+    # GetClientCertificate), so a reissued or renewed leaf is served without a restart, and without a leader change.
+    inputs = [s["ca_cert"]] + ([binary] if mode == "host" and release["from_url"] and (binary_present or not check_mode) else [])
     # systemd-analyze verify needs the unit's binary; in check mode a release that would be downloaded is not there
     unit_validate = "systemd:etcd.service" if (binary_present or not check_mode) else ""
     artifact_files = []
@@ -483,6 +487,25 @@ def etcd_removed_hosts(info, data_hosts, hostvars):
     return [host for host, listed in _hosts_listed(data_hosts, hostvars, _names_and_peers(members)) if not listed]
 
 
+def etcd_restart_batches(hosts, size, info, hostvars):
+    """``hosts`` (the members whose restart is pending) in batches of ``size``, the leader's host in the last batch.
+
+    A leader that stops hands its leadership on (etcd's graceful stop), and a write a follower forwarded to it while the
+    hand-over runs is dropped and times out (etcd-io/etcd#8975): restarting the followers first makes that one hand-over
+    per roll, to a member that already runs the new settings, where the inventory's order could make two or three. The
+    leader is the one ``info`` (M(kubeha.cluster.etcd_cluster_info), read as the roll starts) names; without one, the
+    inventory's order.
+    """
+    hosts = [str(h) for h in hosts or []]
+    size = max(1, to_int(size))
+    leader_id = str(get(info, "leader_id") or "") if info is not None else ""
+    leaders = [m for m in (get(info, "members") or []) if leader_id and str(get(m, "id")) == leader_id] if info is not None else []
+    listed = _names_and_peers(leaders)
+    leader_hosts = [host for host, is_leader in _hosts_listed(hosts, hostvars, listed) if is_leader] if listed else []
+    ordered = [h for h in hosts if h not in leader_hosts] + leader_hosts
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
 def etcd_learner_hosts(info, hosts, hostvars):
     """The inventory's members that the running cluster lists as learners (joined, not promoted yet: an interrupted run)."""
     members = list(get(info, "members") or []) if info is not None else []
@@ -575,4 +598,5 @@ class FilterModule:
         return {"etcd_plan": etcd_plan, "etcd_seen": etcd_seen, "etcd_data_hosts": etcd_data_hosts,
                 "etcd_removed_hosts": etcd_removed_hosts, "etcd_learner_hosts": etcd_learner_hosts,
                 "etcd_unlisted_members": etcd_unlisted_members, "etcd_quorum_lost": etcd_quorum_lost,
+                "etcd_restart_batches": etcd_restart_batches,
                 "etcd_data_path": etcd_data_path}

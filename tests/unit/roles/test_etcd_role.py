@@ -226,7 +226,7 @@ def test_node_checks_name_each_file_and_the_fix(rendered):
 
 
 def test_manifest_carries_the_inputs_digest_token(rendered):
-    """The daemon module fills @@inputs_digest@@ (digest_of the certificates), so a new certificate changes the pod."""
+    """The daemon module fills @@inputs_digest@@ (digest_of the CA file), so a new trust bundle changes the pod."""
     pod = yaml.safe_load(rendered['pod-settled'])
     assert pod['metadata']['annotations']['kubeha.io/inputs-digest'] == '@@inputs_digest@@'
 

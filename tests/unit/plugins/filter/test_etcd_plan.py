@@ -16,7 +16,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import (
-    FilterModule, etcd_data_hosts, etcd_data_path, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_seen, etcd_unlisted_members)
+    FilterModule, etcd_data_hosts, etcd_data_path, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_restart_batches, etcd_seen,
+    etcd_unlisted_members)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
@@ -51,7 +52,7 @@ def by_path(files):
 
 def test_the_filters_are_registered():
     assert set(FilterModule().filters()) == {'etcd_plan', 'etcd_seen', 'etcd_data_hosts', 'etcd_removed_hosts', 'etcd_learner_hosts',
-                                             'etcd_unlisted_members', 'etcd_quorum_lost', 'etcd_data_path'}
+                                             'etcd_unlisted_members', 'etcd_quorum_lost', 'etcd_data_path', 'etcd_restart_batches'}
 
 
 def test_urls_paths_and_cluster():
@@ -128,14 +129,15 @@ def test_the_read_and_what_it_found():
 
 def test_inputs_and_validation_in_check_mode():
     """A release that check mode would download is not there: not an input, and the unit is not verified."""
-    assert plan()['inputs'] == TLS + [BINARY]
+    # the CA file is read once at start; the certificates and keys on every new connection: no restart for those
+    assert plan()['inputs'] == [TLS[0], BINARY]
     unit = by_path(plan()['files'])['/etc/systemd/system/etcd.service']
     assert unit['validate'] == 'systemd:etcd.service'
     checked = plan(check_mode=True)
-    assert checked['inputs'] == TLS and by_path(checked['files'])['/etc/systemd/system/etcd.service']['validate'] == ''
+    assert checked['inputs'] == [TLS[0]] and by_path(checked['files'])['/etc/systemd/system/etcd.service']['validate'] == ''
     present = plan(check_mode=True, seen={BINARY: {'type': 'regular file'}})
-    assert present['inputs'] == TLS + [BINARY] and present['unit_validate'] == 'systemd:etcd.service'
-    assert plan(artifact_dir='/srv/release')['inputs'] == TLS  # its binary is one of the daemon call's files
+    assert present['inputs'] == [TLS[0], BINARY] and present['unit_validate'] == 'systemd:etcd.service'
+    assert plan(artifact_dir='/srv/release')['inputs'] == [TLS[0]]  # its binary is one of the daemon call's files
 
 
 def test_fresh_settled_and_joining_members():
@@ -188,7 +190,7 @@ def test_flags_metrics_and_extra_args():
 def test_daemon_files_and_units_per_mode():
     host = plan(snapshot_enabled=False)
     assert [f['path'] for f in host['files']] == ['/etc/systemd/system/etcd.service', '/etc/default/etcd-bootstrap']
-    assert host['units'] == [{'name': 'etcd', 'enabled': True, 'no_block': True, 'inputs': TLS + [BINARY], 'health_timeout': 10,
+    assert host['units'] == [{'name': 'etcd', 'enabled': True, 'no_block': True, 'inputs': [TLS[0], BINARY], 'health_timeout': 10,
                               'health': {'url': 'https://10.0.0.11:2379/health', 'ca_path': TLS[0], 'client_cert': TLS[3],
                                          'client_key': TLS[4]}}]
     assert host['record_files'] == [host['files'][1]] and 'record_units' not in host
@@ -196,8 +198,9 @@ def test_daemon_files_and_units_per_mode():
     assert [(f['path'], f.get('state'), f['mode']) for f in pod['files']] == [
         ('/var/etcd/data', 'directory', '0700'), ('/etc/etcd', 'directory', '0755'), ('/etc/kubernetes/manifests', 'directory', '0700'),
         ('/etc/etcd/etcd.yaml', None, '0600')]
-    # the certificates and the restore marker: a restored member's manifest differs, so the kubelet starts a new pod
-    assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == TLS + ['/var/etcd/data/kubeha-restore.json']
+    # the CA file and the restore marker: a restored member's manifest differs, so the kubelet starts a new pod; a reissued
+    # certificate or key leaves it as it is (etcd reads those again for every new connection)
+    assert pod['files'][3]['template'] == 'etcd.yaml.j2' and pod['files'][3]['digest_of'] == [TLS[0], '/var/etcd/data/kubeha-restore.json']
     # the same health check as the unit's: recorded, so a re-run's fast path sees a member that stopped serving
     assert pod['units'] == [{'name': 'etcd', 'kind': 'static_pod', 'source': '/etc/etcd/etcd.yaml',
                              'manifest': '/etc/kubernetes/manifests/etcd.yaml', 'process': 'etcd',
@@ -283,6 +286,36 @@ def test_learner_hosts_are_the_inventorys_members_left_unpromoted():
     assert etcd_learner_hosts({'members': unnamed}, ['m1', 'm2', 'm3'], hostvars) == ['m3']
     assert etcd_learner_hosts({'members': members}, ['m1', 'm2', 'm3'], hostvars) == []
     assert etcd_learner_hosts({'skipped': True}, ['m1'], hostvars) == []
+
+
+def five_members():
+    hostvars = {h: {'_etcd_member': {'name': 'etcd-' + h, 'peer_url': 'https://10.0.0.%d:2380' % i}}
+                for i, h in enumerate(['m1', 'm2', 'm3', 'm4', 'm5'], 1)}
+    members = [{'id': '%x' % (0xa0 + i), 'name': 'etcd-m%d' % i, 'peer_urls': ['https://10.0.0.%d:2380' % i]} for i in range(1, 6)]
+    return hostvars, members
+
+
+def test_restart_batches_put_the_leader_last():
+    """The followers restart first: a roll hands the leadership on once, whatever the leader's place in the inventory."""
+    hostvars, members = five_members()
+    info = {'leader_id': '%x' % 0xa1, 'members': members}
+    assert etcd_restart_batches(['m1', 'm2', 'm3'], 1, info, hostvars) == [['m2'], ['m3'], ['m1']]
+    assert etcd_restart_batches(['m1', 'm2', 'm3', 'm4', 'm5'], 2, info, hostvars) == [['m2', 'm3'], ['m4', 'm5'], ['m1']]
+    # the leader is found by its peer URL too (a member whose name differs from the one the inventory gives)
+    renamed = [dict(m, name='') if m['id'] == 'a3' else m for m in members]
+    assert etcd_restart_batches(['m1', 'm2', 'm3'], 1, {'leader_id': 'a3', 'members': renamed}, hostvars) == [['m1'], ['m2'], ['m3']]
+    assert etcd_restart_batches(['m3', 'm1', 'm2'], '1', {'leader_id': 'a3', 'members': members}, hostvars) == [['m1'], ['m2'], ['m3']]
+
+
+def test_restart_batches_keep_the_order_without_a_leader_to_move():
+    hostvars, members = five_members()
+    # the leader's restart is not pending: nothing moves
+    assert etcd_restart_batches(['m2', 'm3'], 1, {'leader_id': 'a1', 'members': members}, hostvars) == [['m2'], ['m3']]
+    # no read (check mode, nothing pending: a skipped task), a failed read, no leader known
+    for info in ({'skipped': True}, {'failed': True, 'msg': 'no endpoint answered'}, {'leader_id': '', 'members': members}, None):
+        assert etcd_restart_batches(['m1', 'm2', 'm3'], 1, info, hostvars) == [['m1'], ['m2'], ['m3']]
+    assert etcd_restart_batches([], 1, {'leader_id': 'a1', 'members': members}, hostvars) == []
+    assert etcd_restart_batches(['m1', 'm2', 'm3'], 0, None, hostvars) == [['m1'], ['m2'], ['m3']]
 
 
 @pytest.mark.parametrize('mode', ['host', 'static_pod'])
