@@ -14,7 +14,8 @@ the next CA (``ca/<name>-next.{crt,key}``), trusted beside the current one; ``si
 certificate stays trusted as ``ca/<name>-previous.crt``), so every leaf is reissued by it; ``finish`` drops the
 previous one. What the hosts trust is ``ca/<name>-trust.crt``: the current CA first (the one ``ca/<name>.key``
 matches), then the next or the previous one while they exist - decided from the files, so a rotation whose variable
-is dropped half way keeps trusting both.
+is dropped half way keeps trusting both. The etcd bundle keeps the order the CAs came in (previous, current, next), so
+that sign leaves it as it was.
 
 With ``adopt``, the CAs and the service-account key pair come from a PKI made elsewhere (adopt.py):
 plan() lays the adopted bytes over the secrets directory (``overlay``), so that everything after it,
@@ -279,7 +280,12 @@ class Engine:
     def _plan_trust(self, name):
         """ca/<name>-trust.crt: what every host trusts - the current CA, then the next or the previous one while it exists."""
         rel = "ca/%s-trust.crt" % name
-        parts = ["ca/%s.crt" % name, "ca/%s-next.crt" % name, "ca/%s-previous.crt" % name]
+        current, nxt, previous = "ca/%s.crt" % name, "ca/%s-next.crt" % name, "ca/%s-previous.crt" % name
+        # the Kubernetes bundle puts the signing CA first (a controller-manager that signs takes the first certificate
+        # with ca.key); nothing signs with the etcd CA on a host, so its bundle keeps the order the CAs came in, the old
+        # one first: sign leaves it as it was (the same two certificates), and etcd, which reads its CA file only at its
+        # start, has no restart for it
+        parts = [previous, current, nxt] if name == "etcd" else [current, nxt, previous]
 
         def content():
             return b"".join(self._read(part)[0] or b"" for part in parts)
@@ -291,8 +297,8 @@ class Engine:
         if not made_here and content() == have:
             self._mode_fix(rel, CERT_MODE)
             return
-        trusted = [part for part in parts if self._read(part)[0] is not None or (part == parts[1] and name in self.next_cas)
-                   or (part == parts[0] and made_here)]
+        trusted = [part for part in parts if self._read(part)[0] is not None or (part == nxt and name in self.next_cas)
+                   or (part == current and made_here)]
         self._record(rel, CREATED if have is None else UPDATED, ["trusts %s" % ", ".join(trusted)],
                      {"state": "present"} if have is not None else None, {"trusts": trusted})
 
