@@ -7,9 +7,7 @@
 #   build      ansible-galaxy collection build, then install of the tarball into a scratch path
 #   unit       pytest tests/unit (real etcd on loopback; plain and TLS), in parallel (pytest-xdist, a worker per core)
 #   molecule   every scenario under molecule/, one after another; molecule:NAME runs one. Under CI=true the
-#              scenarios named in molecule/ci-deferred are left out, each named in the summary with its reason. The
-#              small ones named in molecule/ci-beside run one after another beside the stages before (lint, sanity,
-#              build, unit), from the start; the others wait for them and run alone
+#              scenarios named in molecule/ci-deferred are left out, each named in the summary with its reason
 # Every stage runs even when an earlier one failed; the exit code is non-zero if any failed, and the
 # last lines are a summary with pytest's own result line.
 set -uo pipefail
@@ -88,8 +86,6 @@ stage_unit() {
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
 # molecule/ci-deferred: "NAME reason" lines (# comments); CI leaves those scenarios out, and says so
 deferred() { grep -v -E '^[[:space:]]*(#|$)' molecule/ci-deferred 2>/dev/null; }
-# molecule/ci-beside: the scenarios run beside the stages before the molecule stage (NAME lines, # comments)
-beside_scenarios() { grep -v -E '^[[:space:]]*(#|$)' molecule/ci-beside 2>/dev/null | awk '{ print $1 }'; }
 # One scenario; then the anonymous volumes its nodes left (containerd's state: molecule removes the
 # containers, not their volumes).
 scenario() {
@@ -113,45 +109,6 @@ before_scenario() {
   waited previous-release; local rc=$?; unset 'beside_pid[previous-release]'; return $rc
 }
 
-# The small scenarios of molecule/ci-beside (those CI runs) go one after another beside the stages before the molecule
-# stage, each to its own log and a line in lane.results (name, exit code, start, end); the molecule stage waits for them
-# before its first other scenario, prints their logs and records each. Only when the whole molecule stage runs.
-lane=()
-for s in "${stages[@]}"; do
-  [ "$s" = molecule ] || continue
-  for sc in $(beside_scenarios); do
-    [ -f "molecule/$sc/molecule.yml" ] || continue
-    if [ "${CI:-}" = true ] && deferred | awk -v n="$sc" '$1 == n { f = 1 } END { exit !f }'; then continue; fi
-    lane+=("$sc")
-  done
-done
-lane_pid=''
-if [ ${#lane[@]} -gt 0 ]; then
-  echo "=== [molecule: ${lane[*]}] (beside the stages below, one after another; their output follows when they end)"
-  : > "$LOGS/lane.results"
-  (
-    for sc in "${lane[@]}"; do
-      t0=$EPOCHREALTIME
-      scenario "$sc" > "$LOGS/molecule_$sc.log" 2>&1; rc=$?
-      echo "$sc $rc $t0 $EPOCHREALTIME" >> "$LOGS/lane.results"
-    done
-  ) &
-  lane_pid=$!
-fi
-lane_waited() {   # wait for the lane (once), print each scenario's log and record it
-  [ -n "$lane_pid" ] || return 0
-  wait "$lane_pid"; lane_pid=''
-  local sc rc t0 t1 log
-  while read -r sc rc t0 t1; do
-    log=$LOGS/molecule_$sc.log
-    echo "=== [molecule:$sc] its output (run beside the stages before)"
-    cat "$log"
-    [ "$rc" = 0 ] || failed_logs+=("molecule:$sc|$log")
-    results+=("$(printf '%-24s %-6s %6ss' "molecule:$sc" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" \
-      "$(awk "BEGIN { printf \"%.0f\", $t1 - $t0 }")")")
-  done < "$LOGS/lane.results"
-}
-
 # sanity (ansible-test, mostly one core) runs beside lint (ansible-lint, mostly one core) when lint comes first
 sanity_beside='' seen_lint=''
 for s in "${stages[@]}"; do
@@ -168,16 +125,13 @@ for s in "${stages[@]}"; do
       [ -n "$pytest_line" ] || pytest_line="pytest: no summary line" ;;
     molecule)
       for sc in $(scenarios); do
-        printf '%s\n' "${lane[@]}" | grep -qx -- "$sc" && continue   # run beside the stages before (lane_waited)
-        lane_waited
         why=$(deferred | awk -v n="$sc" '$1 == n { $1 = ""; sub(/^ /, ""); print }')
         if [ "${CI:-}" = true ] && [ -n "$why" ]; then
           results+=("$(printf '%-24s %-6s %s' "molecule:$sc" "not run in CI:" "$why")"); continue
         fi
         before_scenario "$sc"
         run "molecule:$sc" scenario "$sc"
-      done
-      lane_waited ;;
+      done ;;
     molecule:*) before_scenario "${s#molecule:}"; run "$s" scenario "${s#molecule:}" ;;
     *) echo "test.sh: unknown stage '$s'; use lint, sanity, build, unit, molecule or molecule:NAME"; exit 2 ;;
   esac
