@@ -4,6 +4,9 @@
     vipclient.py loop URL --ca CA --stop-file F [--interval 0.05]    GET until F exists; JSON counts
     vipclient.py api-loop URL --ca CA --cert C --key K --namespace NS --stop-file F [--interval 0.1] [--wait-up S]
                                                                      list, create, get and watch until F exists
+    vipclient.py handovers < {"client": COUNTS, "etcd_log": {HOST: [LINE, ...]}}
+                                                                     which failed requests etcd dropped in a leader
+                                                                     hand-over (JSON)
 
 TLS is always verified against CA, and the host name (or --sni NAME) against the certificate; an
 http:// URL (loop only: a workload's NodePort) has no TLS and --ca is not read.
@@ -21,15 +24,24 @@ that fails to open counts as failed too (``failed`` is the sum; ``watch.failed``
 (``watch.broken``: the reflector re-opens it, and ``missed`` shows whether anything was lost). The
 last 10 errors are kept. At the end it waits (at most 20 s) until the watch has seen every ConfigMap
 it created, and prints JSON: the counts, the slowest request, and the watch's reconnects, relists and
-the names it never saw (``missed``).
+the names it never saw (``missed``). Each error starts with the time it was seen and ends with how long the request
+took.
+
+"handovers" reads api-loop's counts and the etcd members' log lines around the failures (JSON on stdin) and prints
+which failed requests were writes etcd dropped while a leader handed its leadership on (etcd-io/etcd#8975): etcd's
+"request timed out", for a request made within a second of a member's "leadership transfer starting". A stopping leader
+hands its leadership on; a write a follower forwarded to it meanwhile is dropped, and its client waits for etcd's request
+timeout. Prints {"handovers": [times], "handover_losses": [{"failed_at", "began", "handover_at", "error"}]}.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -232,14 +244,15 @@ def api_loop(args, context):
                 detail = '' if ok else '%s %s: status %d: %s' % (kind, name, status, str(answer)[:200])
             except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
                 ok, detail = False, '%s %s: %s: %s' % (kind, name, type(exc).__name__, exc)
-            counts['slowest'] = max(counts['slowest'], round(time.monotonic() - began, 3))
+            took = time.monotonic() - began
+            counts['slowest'] = max(counts['slowest'], round(took, 3))
             counts['requests'] += 1
             counts[kind + 's'] += 1
             if ok and kind == 'create':
                 created.append(name)
             if not ok:
                 counts['failed'] += 1
-                counts['errors'] = (counts['errors'] + ['%.2f %s' % (time.time(), detail)])[-10:]
+                counts['errors'] = (counts['errors'] + ['%.2f %s (after %.2f s)' % (time.time(), detail, took)])[-10:]
                 failed_at(counts)
             if not ok and kind == 'create':
                 break
@@ -259,6 +272,45 @@ def api_loop(args, context):
     return counts
 
 
+HANDOVER = 'leadership transfer starting'
+TIMED_OUT = 'etcdserver: request timed out'
+LOG_TIME = re.compile(r'"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z"')
+ERROR = re.compile(r'^(\d+(?:\.\d+)?) (.*?)(?: \(after (\d+(?:\.\d+)?) s\))?$', re.S)
+
+
+def log_time(line):
+    """The epoch seconds of an etcd log line (its zap "ts", UTC), or None."""
+    found = LOG_TIME.search(line)
+    if not found:
+        return None
+    stamp = found.group(1)
+    fmt = '%Y-%m-%dT%H:%M:%S.%f' if '.' in stamp else '%Y-%m-%dT%H:%M:%S'
+    return datetime.datetime.strptime(stamp[:26], fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def handovers(client, etcd_log, slack=1.0):
+    """The failed requests of api-loop's counts that etcd dropped in a leader hand-over (see the module's doc).
+
+    A failure counts when etcd answered "request timed out" and a member logged "leadership transfer starting" within
+    ``slack`` seconds of the request's start (its failure time less how long it took; without that, etcd's request
+    timeout of 7 s). Failures beyond the 10 errors the counts keep are never counted.
+    """
+    starts = sorted(t for lines in (etcd_log or {}).values() for line in lines or []
+                    if HANDOVER in line for t in [log_time(line)] if t is not None)
+    losses = []
+    for error in client.get('errors') or []:
+        found = ERROR.match(error)
+        if not found or TIMED_OUT not in found.group(2):
+            continue
+        failed = float(found.group(1))
+        began = failed - (float(found.group(3)) if found.group(3) else 7.0)
+        near = [t for t in starts if abs(t - began) <= slack]
+        if near:
+            losses.append({'failed_at': failed, 'began': round(began, 2), 'handover_at': round(near[0], 3),
+                           'error': found.group(2)[:160]})
+    return {'handovers': [round(t, 3) for t in starts], 'handover_losses': losses}
+
+
 def context_for(args):
     """Client TLS context: the CA, and the client certificate if given."""
     if urllib.parse.urlsplit(args.url).scheme == 'http':
@@ -274,8 +326,8 @@ def context_for(args):
 def main():
     """Command line."""
     parser = argparse.ArgumentParser()
-    parser.add_argument('command', choices=['probe', 'loop', 'api-loop'])
-    parser.add_argument('url')
+    parser.add_argument('command', choices=['probe', 'loop', 'api-loop', 'handovers'])
+    parser.add_argument('url', nargs='?')
     parser.add_argument('--ca', help='required for https URLs')
     parser.add_argument('--cert')
     parser.add_argument('--key')
@@ -287,6 +339,12 @@ def main():
     parser.add_argument('--namespace', default='vipclient')
     parser.add_argument('--wait-up', type=float, default=0)
     args = parser.parse_args()
+    if args.command == 'handovers':
+        given = json.load(sys.stdin)
+        print(json.dumps(handovers(given.get('client') or {}, given.get('etcd_log') or {})))
+        return 0
+    if not args.url:
+        parser.error('%s needs URL' % args.command)
     context = context_for(args)
     if args.command == 'api-loop':
         print(json.dumps(api_loop(args, context)))
