@@ -31,7 +31,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-import support.etcd_cluster as etcd_cluster  # noqa: E402  pylint: disable=wrong-import-position
+from support import etcd_cluster  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def post(url, body, timeout=15.0):
@@ -79,8 +79,8 @@ class Writers:
                     self.counts["ok"] += 1
                 else:
                     self.counts["failed"] += 1
-                    self.failures.append("%s: %s after %.1f s" % (member.name, body.get("error") or body.get("message") or status,
-                                                                 time.monotonic() - began))
+                    said = body.get("error") or body.get("message") or status
+                    self.failures.append("%s: %s after %.1f s" % (member.name, said, time.monotonic() - began))
             time.sleep(self.interval)
 
     def __enter__(self):
@@ -153,7 +153,7 @@ def main():
             with Writers(cluster, opts.writers, opts.interval) as writers:
                 time.sleep(2)
                 began = time.monotonic()
-                changes = [roll(cluster, writers, order) for _ in range(opts.rolls)]
+                changes = [roll(cluster, writers, order) for _round in range(opts.rolls)]
                 seconds = time.monotonic() - began
             counts = writers.counts
             print("%-11s %d rolls, leader changes %s (%d in all), %d writes in %.0f s, %d failed, %d refused connections"
@@ -161,8 +161,8 @@ def main():
                      counts["connection"]))
             for failure in writers.failures:
                 print("    " + failure)
-    print("load average %s, %d cores, data on %s" % (" ".join("%.2f" % x for x in os.getloadavg()), os.cpu_count(),
-                                                    "disk" if opts.disk else "tmpfs"))
+    load = " ".join("%.2f" % x for x in os.getloadavg())
+    print("load average %s, %d cores, data on %s" % (load, os.cpu_count(), "disk" if opts.disk else "tmpfs"))
 
 
 if __name__ == "__main__":
