@@ -289,6 +289,8 @@ def _flags(s, peer_url, client_url, local_client_url, data_path, learner_phase=F
         "peer-auto-tls": "false",
         "discovery-fallback": "exit",
         "logger": "zap",
+        "heartbeat-interval": str(to_int(s["heartbeat_interval"])),
+        "election-timeout": str(to_int(s["election_timeout"])),
     }
     if to_int(s["metrics_port"]) > 0:
         flags["listen-metrics-urls"] = "http://127.0.0.1:%s" % s.text("metrics_port")

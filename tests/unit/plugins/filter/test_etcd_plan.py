@@ -181,6 +181,10 @@ def test_flags_metrics_and_extra_args():
     assert flags['listen-metrics-urls'] == 'http://127.0.0.1:2381' and list(flags)[-1] == 'listen-metrics-urls'
     assert (flags['client-cert-auth'], flags['peer-client-cert-auth'], flags['auto-tls']) == ('true', 'true', 'false')
     assert 'listen-metrics-urls' not in plan(metrics_port=0)['flags']
+    # raft's timing: kubeha's defaults (a loaded leader keeps its leadership), or the role's variables
+    assert (flags['heartbeat-interval'], flags['election-timeout']) == ('250', '2500')
+    timed = plan(heartbeat_interval=150, election_timeout='1500')['flags']
+    assert (timed['heartbeat-interval'], timed['election-timeout']) == ('150', '1500')
     extra = plan(extra_args={'quota-backend-bytes': 8589934592, 'logger': 'json'})['flags']
     assert extra['quota-backend-bytes'] == 8589934592 and extra['logger'] == 'json' and list(extra)[-1] == 'quota-backend-bytes'
     with pytest.raises(AnsibleFilterError, match='etcd_extra_args must be a dict'):
