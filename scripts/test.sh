@@ -80,7 +80,8 @@ stage_unit() {
   # pytest's 5 (no tests collected) is a failure here: a test stage that tests nothing is broken.
   # -n auto: pytest-xdist, one worker per core (2 on CI's machine); tests/support/etcd_cluster.py's free_port gives
   # each worker its own ports; tmp_path and the etcd data dirs are per process. KUBEHA_PYTEST_WORKERS=0: serial.
-  python -m pytest -q -p no:cacheprovider -n "${KUBEHA_PYTEST_WORKERS:-auto}" tests/unit
+  # --durations: the slowest tests in the log, where the stage's time goes
+  python -m pytest -q -p no:cacheprovider -n "${KUBEHA_PYTEST_WORKERS:-auto}" --durations=15 tests/unit
 }
 
 scenarios() { find molecule -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort; }
