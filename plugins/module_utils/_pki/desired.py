@@ -31,6 +31,11 @@ KUBERNETES_CA = "kubernetes"
 ETCD_CA = "etcd"
 SERVICE_ACCOUNT = "service_account"
 CA_NAMES = {KUBERNETES_CA: "kubernetes-ca", ETCD_CA: "etcd-ca"}
+# CAs a host may sign with (a controller-manager given the Kubernetes CA's key takes the first certificate of its bundle
+# with it): their trust bundle puts the signing CA first. Every other bundle keeps the order its CAs came in (previous,
+# current, next), so that a rotation's sign phase leaves it as it was and what reads it only at its start (etcd) has no
+# restart for it.
+SIGNED_ON_HOSTS = frozenset([KUBERNETES_CA])
 
 BASIC_AUTH = "auth/basic_auth.csv"
 KNOWN_TOKENS = "auth/known_tokens.csv"

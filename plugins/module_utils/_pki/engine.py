@@ -14,8 +14,9 @@ the next CA (``ca/<name>-next.{crt,key}``), trusted beside the current one; ``si
 certificate stays trusted as ``ca/<name>-previous.crt``), so every leaf is reissued by it; ``finish`` drops the
 previous one. What the hosts trust is ``ca/<name>-trust.crt``: the current CA first (the one ``ca/<name>.key``
 matches), then the next or the previous one while they exist - decided from the files, so a rotation whose variable
-is dropped half way keeps trusting both. The etcd bundle keeps the order the CAs came in (previous, current, next), so
-that sign leaves it as it was.
+is dropped half way keeps trusting both. That order holds for the CAs a host signs with (desired.SIGNED_ON_HOSTS: the
+Kubernetes CA); the others' bundles (etcd's) keep the order the CAs came in (previous, current, next), so that sign
+leaves them as they were.
 
 With ``adopt``, the CAs and the service-account key pair come from a PKI made elsewhere (adopt.py):
 plan() lays the adopted bytes over the secrets directory (``overlay``), so that everything after it,
@@ -281,11 +282,9 @@ class Engine:
         """ca/<name>-trust.crt: what every host trusts - the current CA, then the next or the previous one while it exists."""
         rel = "ca/%s-trust.crt" % name
         current, nxt, previous = "ca/%s.crt" % name, "ca/%s-next.crt" % name, "ca/%s-previous.crt" % name
-        # the Kubernetes bundle puts the signing CA first (a controller-manager that signs takes the first certificate
-        # with ca.key); nothing signs with the etcd CA on a host, so its bundle keeps the order the CAs came in, the old
-        # one first: sign leaves it as it was (the same two certificates), and etcd, which reads its CA file only at its
-        # start, has no restart for it
-        parts = [previous, current, nxt] if name == "etcd" else [current, nxt, previous]
+        # the signing CA first where a host signs with it (desired.SIGNED_ON_HOSTS); elsewhere the order the CAs came in,
+        # the old one first: sign leaves that bundle as it was (the same two certificates)
+        parts = [current, nxt, previous] if name in desired.SIGNED_ON_HOSTS else [previous, current, nxt]
 
         def content():
             return b"".join(self._read(part)[0] or b"" for part in parts)
