@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 
@@ -68,6 +69,19 @@ def unique(values):
         if value not in out:
             out.append(value)
     return out
+
+
+def address_problem(address):
+    """What is wrong with a host's cluster address for the other hosts: ``empty``, ``invalid`` (not an IPv4 or IPv6
+    address: a name, a typo), ``unreachable`` (loopback or wildcard), or ``""`` for a usable address."""
+    text = "" if address is None else str(address).strip()
+    if not text:
+        return "empty"
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return "invalid"
+    return "unreachable" if ip.is_loopback or ip.is_unspecified else ""
 
 
 def get(mapping, key, default=None):

@@ -48,23 +48,6 @@ DISCOVERY = dict(FRESH, etcd_bootstrap='discovery', etcd_discovery_ca_cert='/etc
 DISCOVERY_V3 = dict(DISCOVERY, etcd_version='3.6.16',
                     _etcd_discovery={'discovery_url': '', 'token': '0123abcd', 'endpoints': ['https://10.0.0.5:4001']})
 
-# What the role's one read of a member (GNU stat) found, as tasks/main.yml records it.
-SEEN_OK = {
-    '/etc/etcd/pki/ca.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
-    '/etc/etcd/pki/peer.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
-    '/etc/etcd/pki/peer.key': {'type': 'regular file', 'mode': '0600', 'owner': 'etcd'},
-    '/etc/etcd/pki/server.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
-    '/etc/etcd/pki/server.key': {'type': 'regular file', 'mode': '0400', 'owner': 'etcd'},
-    '/var/etcd/data/member': {'type': 'directory', 'mode': '0700', 'owner': 'etcd'},
-}
-SEEN_BAD = {
-    '/etc/etcd/pki/ca.crt': {'type': 'regular file', 'mode': '0644', 'owner': 'root'},
-    '/etc/etcd/pki/peer.key': {'type': 'regular file', 'mode': '0644', 'owner': 'etcd'},
-    '/etc/etcd/pki/server.crt': {'type': 'directory', 'mode': '0755', 'owner': 'root'},
-    '/etc/etcd/pki/server.key': {'type': 'regular file', 'mode': '0600', 'owner': 'root'},
-    '/var/etcd/data/member': {'type': 'regular empty file', 'mode': '0644', 'owner': 'root'},
-}
-
 CASES = [
     dict(id='unit-fresh', role='etcd', template='etcd.service.j2', vars=FRESH),
     dict(id='env-fresh', role='etcd', template='etcd-bootstrap.env.j2', vars=FRESH),
@@ -79,9 +62,6 @@ CASES = [
     dict(id='pod-settled', role='etcd', template='etcd.yaml.j2', vars=dict(SETTLED, etcd_mode='static_pod')),
     dict(id='pod-discovery', role='etcd', template='etcd.yaml.j2', vars=dict(DISCOVERY, etcd_mode='static_pod')),
     dict(id='pod-discovery-v3', role='etcd', template='etcd.yaml.j2', vars=dict(DISCOVERY_V3, etcd_mode='static_pod')),
-    dict(id='node-ok', role='etcd', template='checks/node.j2', vars=dict(SETTLED, _etcd_seen=SEEN_OK)),
-    dict(id='node-bad', role='etcd', template='checks/node.j2',
-         vars=dict(DISCOVERY, _etcd_seen=SEEN_BAD, etcd_discovery_ca_cert='/etc/etcd/discovery/ca.crt')),
     dict(id='disc-service', role='etcd_discovery_service', template='etcd-discovery.service.j2',
          vars={'etcd_discovery_service_ip': '10.0.0.5', 'etcd_discovery_service_cert': '/etc/etcd/pki/server.crt',
                'etcd_discovery_service_key': '/etc/etcd/pki/server.key'}),
@@ -198,31 +178,6 @@ def test_extra_args_storage_and_arch(rendered):
     assert flags['--data-dir'] == '/srv/etcd/etcd1'  # shared storage: one subdirectory per member
     assert 'RequiresMountsFor=/srv/etcd' in text
     assert 'Environment=ETCD_UNSUPPORTED_ARCH=arm' in text
-
-
-def problems(text):
-    return [line[2:] for line in text.splitlines() if line.startswith('- ')]
-
-
-def test_node_checks_pass_on_a_good_member(rendered):
-    assert problems(rendered['node-ok']) == []
-
-
-def test_node_checks_name_each_file_and_the_fix(rendered):
-    """What the member's read found is checked before anything changes: one problem per file, with the fix."""
-    found = problems(rendered['node-bad'])
-    expected = [
-        '/etc/etcd/pki/peer.crt is missing: run the kubeha.cluster.secrets role first, or set etcd_peer_cert',
-        '/etc/etcd/pki/peer.key has mode 0644: a private key must be 0600',
-        '/etc/etcd/pki/server.crt is a directory, not a file',
-        '/etc/etcd/pki/server.key is owned by root, but etcd runs as etcd',
-        '/var/etcd/data/member is a regular empty file, not etcd\'s data directory',
-        'etcd_discovery_ca_cert /etc/etcd/discovery/ca.crt is missing',
-    ]
-    assert len(found) == len(expected), found
-    for line, start in zip(found, expected):
-        assert line.startswith(start), (line, start)
-    assert 'secrets_etcd_file_owner and secrets_etcd_file_group to etcd' in found[3]
 
 
 def test_manifest_carries_the_inputs_digest_token(rendered):

@@ -8,27 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeha.cluster.plugins.filter.etcd_plan import (
     FilterModule, etcd_data_hosts, etcd_data_path, etcd_learner_hosts, etcd_plan, etcd_removed_hosts, etcd_restart_batches, etcd_seen,
     etcd_unlisted_members)
+from support.role_defaults import ETCD_DEFAULTS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 # the role's defaults as a play templates them for host e1 (10.0.0.11) with no kubeha_* variable set
-TEMPLATED = {
-    'etcd_name': 'e1', 'etcd_node_ip': '10.0.0.11', 'etcd_mode': 'host', 'etcd_kubernetes_version': '1.35.4',
-    'etcd_image': 'gcr.io/etcd-development/etcd:v3.6.16', 'etcd_arch': '',
-    'etcd_ca_cert': '/etc/etcd/pki/ca.crt', 'etcd_peer_cert': '/etc/etcd/pki/peer.crt', 'etcd_peer_key': '/etc/etcd/pki/peer.key',
-    'etcd_server_cert': '/etc/etcd/pki/server.crt', 'etcd_server_key': '/etc/etcd/pki/server.key',
-}
-with open(os.path.join(ROOT, 'roles', 'etcd', 'defaults', 'main.yml'), encoding='utf-8') as handle:
-    DEFAULTS = dict(yaml.safe_load(handle), **TEMPLATED)
+DEFAULTS = ETCD_DEFAULTS
 HOSTS = ['e1', 'e2', 'e3']
 MEMBERS = [{'name': h, 'client_url': 'https://10.0.0.1%d:2379' % i, 'initial': '%s=https://10.0.0.1%d:2380' % (h, i),
             'data_dir': '/var/etcd/data'} for i, h in enumerate(HOSTS, 1)]
