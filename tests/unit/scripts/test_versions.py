@@ -36,7 +36,7 @@ def test_the_setup_builds_the_default_releases():
 
 @pytest.mark.parametrize('path', sorted(glob.glob(os.path.join(ROOT, 'roles', '*', 'defaults', 'main.yml'))
                                         + glob.glob(os.path.join(ROOT, 'roles', '*', 'meta', 'argument_specs.yml'))
-                                        + [os.path.join(ROOT, 'playbooks', 'templates', 'inventory-problems.j2')]),
+                                        + [os.path.join(ROOT, 'playbooks', 'site.yml')]),
                          ids=lambda p: os.path.relpath(p, ROOT))
 def test_every_role_defaults_to_the_default_kubernetes_release(path):
     with open(path, encoding='utf-8') as handle:
