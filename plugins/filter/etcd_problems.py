@@ -68,11 +68,10 @@ from collections.abc import Mapping
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, address_problem, get, to_int, version_at_least
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import RoleSettings, address_problem, etcd_count_problems, get, to_int, version_at_least
 
 PREFIX = "etcd_"
 OTHER_ROLE = "etcd_discovery_service_"
-MEMBER_COUNTS = (1, 3, 5, 7)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 WHOLE_NUMBER = re.compile(r"^[0-9]+$")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -98,9 +97,8 @@ def _members_problems(group, hosts, members):
     p = []
     if not hosts:
         p.append("group '%s' has no hosts: put 1, 3, 5 or 7 hosts in it, or set etcd_group to the group that has them." % group)
-    elif len(hosts) not in MEMBER_COUNTS:
-        p.append("group '%s' has %d hosts (%s): etcd needs 1, 3, 5 or 7 members (an odd count, so that a majority survives "
-                 "failures); add or remove hosts." % (group, len(hosts), ", ".join(hosts)))
+    else:
+        p += etcd_count_problems(group, hosts)
     recorded = {}
     for member in members:
         recorded.setdefault(str(get(member, "host", "")), member)

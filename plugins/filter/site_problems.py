@@ -66,9 +66,7 @@ _value:
 import re
 
 from ansible_collections.kubeha.cluster.plugins.filter.addresses import node_address
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import address_problem, get, unique
-
-ETCD_MEMBER_COUNTS = (1, 3, 5, 7)
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import address_problem, etcd_count_problems, get, unique
 
 
 def site_problems(groups, hostvars, lb_address="", loadbalancer_mode="haproxy_keepalived", mode="host", kubernetes_version=""):
@@ -77,9 +75,7 @@ def site_problems(groups, hostvars, lb_address="", loadbalancer_mode="haproxy_ke
     p = []
     if not masters:
         p.append("group 'masters' (or kubespray's 'kube_control_plane') has no hosts: put the hosts that run the apiservers in it.")
-    if len(etcd) not in ETCD_MEMBER_COUNTS:
-        p.append("group 'etcd' has %d hosts (%s): etcd needs 1, 3, 5 or 7 members (an odd count, so that a majority survives "
-                 "failures); add or remove hosts." % (len(etcd), ", ".join(etcd)))
+    p += etcd_count_problems("etcd", etcd)
     owners = {}
     for host in unique(etcd + masters + workers + lbs):
         ip = node_address(host, hostvars)

@@ -84,6 +84,18 @@ def address_problem(address):
     return "unreachable" if ip.is_loopback or ip.is_unspecified else ""
 
 
+ETCD_MEMBER_COUNTS = (1, 3, 5, 7)
+
+
+def etcd_count_problems(group, hosts):
+    """The problem with an etcd group of ``hosts``, as a list (site.yml's check and the etcd role's say it alike); none for
+    1, 3, 5 or 7 hosts."""
+    if len(hosts) in ETCD_MEMBER_COUNTS:
+        return []
+    return ["group '%s' has %d hosts (%s): etcd needs 1, 3, 5 or 7 members (an odd count, so that a majority survives failures); "
+            "add or remove hosts." % (group, len(hosts), ", ".join(hosts))]
+
+
 def get(mapping, key, default=None):
     """``mapping[key]``, or ``default`` when there is no such key or mapping, or the value is null."""
     try:
