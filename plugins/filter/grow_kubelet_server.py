@@ -62,7 +62,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import get
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import converged_record, get
 
 
 def grow_kubelet_server(host, hostvars, masters, adopt=None, mode="host"):
@@ -76,7 +76,7 @@ def grow_kubelet_server(host, hostvars, masters, adopt=None, mode="host"):
         return ""
     # site.yml's fast-path play reads every host while growing: a master with a record of a finished run (written) is a
     # member already, and one that was not read (its read skipped) is not told apart; both stay on the balanced endpoint
-    converged = get(get(hostvars, str(host)) or {}, "_kubeha_converged") or {}
+    converged = converged_record(hostvars, host)
     if "converged" not in converged or "written" in converged:
         return ""
     units = get(get(get(hostvars, grown) or {}, "_apiserver_planned") or {}, "units") or []

@@ -54,37 +54,27 @@ _value:
       sample: "Every stage runs on every host. m2: /srv/kubernetes/server.key: mode is 0644, 0600 recorded."
 """
 
-from collections.abc import Mapping
-
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import get
+from ansible_collections.kubeha.cluster.plugins.plugin_utils._plan import converged_record
 
 CONVERGED = ("Every host is as the last finished run left it, with the same inputs: the stages are skipped and only the "
              "final check runs (kubeha_site_fast_path=false runs them anyway).")
 
 
-def _record(hostvars, host):
-    record = get(get(hostvars, host) or {}, "_kubeha_converged")
-    return record if isinstance(record, Mapping) else {}
-
-
 def site_path(hosts, hostvars, fast_path=True):
     """The path site.yml takes and its message (see DOCUMENTATION)."""
-    hosts = [str(h) for h in hosts or []]
-    fast_path = boolean(fast_path, strict=False)
-    records = {h: _record(hostvars, h) for h in hosts}
-    if fast_path and all(boolean(r.get("converged", False), strict=False) for r in records.values()):
-        return {"converged": True, "message": CONVERGED}
-    if not fast_path:
+    if not boolean(fast_path, strict=False):
         return {"converged": False, "message": "Every stage runs (kubeha_site_fast_path is false)."}
     reasons = []
-    for host, record in records.items():
-        if boolean(record.get("converged", False), strict=False):
-            continue
-        drift = [str(d) for d in record.get("drift") or []] or ["not read"]
-        more = " (and %d more)" % (len(drift) - 1) if len(drift) > 1 else ""
-        reasons.append(" %s: %s%s." % (host, drift[0], more))
+    for host in [str(h) for h in hosts or []]:
+        record = converged_record(hostvars, host)
+        if not boolean(record.get("converged", False), strict=False):
+            drift = [str(d) for d in record.get("drift") or []] or ["not read"]
+            more = " (and %d more)" % (len(drift) - 1) if len(drift) > 1 else ""
+            reasons.append(" %s: %s%s." % (host, drift[0], more))
+    if not reasons:
+        return {"converged": True, "message": CONVERGED}
     return {"converged": False, "message": "Every stage runs on every host." + "".join(reasons)}
 
 

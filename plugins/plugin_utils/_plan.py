@@ -105,6 +105,13 @@ def get(mapping, key, default=None):
     return default if value is None else value
 
 
+def converged_record(hostvars, host):
+    """A host's record of the last finished site.yml run as site.yml's fast-path play registered it
+    (``_kubeha_converged``, kubeha.cluster.converged_info's result); ``{}`` when the host was not read."""
+    record = get(get(hostvars, str(host)) or {}, "_kubeha_converged")
+    return record if isinstance(record, Mapping) else {}
+
+
 def mode_refusal(name, mode, mode_var, other_layout_path):
     """A kubeha.cluster.daemon refuse_if_present entry: what the other mode leaves of ``name`` on a host (its systemd
     unit file in static_pod mode, its manifest in host mode) means the host runs it in that mode."""
